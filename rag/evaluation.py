@@ -1,0 +1,155 @@
+"""``rag eval``: run a bilingual question set and measure answer quality.
+
+Question format (JSONL, one object a line): ``id``, ``lang`` ("fr"/"en"),
+``q``, ``answerable``, ``must`` (groups of regex alternatives that must all
+appear in a correct answer), optional ``mustnot`` (groups that must not
+appear) and ``history`` (earlier ``[question, answer]`` turns).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag.grounding import normalise
+from rag.language import detect_language
+
+
+@dataclass
+class Question:
+    id: str
+    lang: str
+    q: str
+    answerable: bool
+    must: list[list[str]] = field(default_factory=list)
+    mustnot: list[list[str]] = field(default_factory=list)
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    id: str
+    lang: str
+    answerable: bool
+    passed: bool
+    reasons: list[str]
+    answer: str
+    answered: bool
+    language_ok: bool
+    citation_hit: bool | None  # answerable questions only
+    sources: list[str]
+    seconds: float
+
+
+@dataclass
+class EvalReport:
+    results: list[Result]
+
+    def _share(self, predicate, among) -> tuple[int, int]:
+        chosen = [r for r in self.results if among(r)]
+        return sum(1 for r in chosen if predicate(r)), len(chosen)
+
+    def to_dict(self) -> dict:
+        answerable = self._share(lambda r: r.passed, lambda r: r.answerable)
+        refused = self._share(lambda r: r.passed, lambda r: not r.answerable)
+        language = self._share(lambda r: r.language_ok, lambda r: True)
+        citation = self._share(lambda r: r.citation_hit, lambda r: r.answerable)
+        passed = self._share(lambda r: r.passed, lambda r: True)
+        latencies = sorted(r.seconds for r in self.results) or [0.0]
+        return {
+            "summary": {
+                "passed": passed,
+                "answerable_correct": answerable,
+                "unanswerable_refused": refused,
+                "language_match": language,
+                "citation_hit": citation,
+                "latency_p50_s": round(statistics.median(latencies), 2),
+                "latency_p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2),
+            },
+            "results": [asdict(r) for r in self.results],
+        }
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            questions.append(
+                Question(
+                    id=data["id"],
+                    lang=data["lang"],
+                    q=data["q"],
+                    answerable=bool(data["answerable"]),
+                    must=data.get("must", []),
+                    mustnot=data.get("mustnot", []),
+                    history=[tuple(turn) for turn in data.get("history", [])],
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}, line {number}: not a valid question ({error})") from error
+    return questions
+
+
+def _matches(group: list[str], text: str) -> bool:
+    return any(re.search(pattern, text, re.I) for pattern in group)
+
+
+def judge(question: Question, answer) -> Result:
+    """Pass/fail for one answer, with the reasons it failed."""
+    reasons = []
+    language_ok = detect_language(answer.text) == question.lang
+    if not language_ok:
+        reasons.append(f"answer not in {question.lang}")
+    citation_hit = None
+    if question.answerable:
+        if not answer.answered:
+            reasons.append("refused an answerable question")
+        missing = [group for group in question.must if not _matches(group, answer.text)]
+        if missing:
+            reasons.append(f"missing {missing}")
+        if not answer.sources:
+            reasons.append("no source")
+        cited = normalise(answer.sources[0].text) if answer.sources else ""
+        citation_hit = any(_matches([normalise(p) for p in group], cited) for group in question.must)
+    elif answer.answered:
+        reasons.append("answered an unanswerable question")
+    invented = [group for group in question.mustnot if _matches(group, answer.text)]
+    if invented:
+        reasons.append(f"contains {invented}")
+    return Result(
+        id=question.id,
+        lang=question.lang,
+        answerable=question.answerable,
+        passed=not reasons,
+        reasons=reasons,
+        answer=answer.text,
+        answered=answer.answered,
+        language_ok=language_ok,
+        citation_hit=citation_hit,
+        sources=[s.document for s in answer.sources] if answer.answered else [],
+        seconds=round(answer.seconds, 2),
+    )
+
+
+def evaluate(bot, questions: list[Question]) -> EvalReport:
+    return EvalReport([judge(question, bot.ask(question.q, history=question.history)) for question in questions])
+
+
+def format_report(report: EvalReport) -> str:
+    lines = []
+    for r in report.results:
+        status = "PASS" if r.passed else "FAIL"
+        detail = "" if r.passed else "  <- " + "; ".join(r.reasons)
+        lines.append(f"{status} {r.id} [{r.lang}] {r.seconds:.1f}s: {r.answer[:110]!r}{detail}")
+    summary = report.to_dict()["summary"]
+    lines.append("")
+    for key, value in summary.items():
+        shown = f"{value[0]}/{value[1]}" if isinstance(value, tuple) else value
+        lines.append(f"{key.replace('_', ' ')}: {shown}")
+    return "\n".join(lines)

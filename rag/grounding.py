@@ -1,0 +1,112 @@
+"""Checks that keep answers grounded in the retrieved passages.
+
+The chat model must first quote the sentence that holds the answer. A quote
+that is not really in the passages, or an answer that brings a number found
+in no passage, turns the reply into "the documents don't say".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+
+QUOTE_TAG = "QUOTE:"
+ANSWER_TAG = "ANSWER:"
+NONE_MARK = "NONE"
+MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
+
+REFUSALS = {
+    "fr": "Les documents ne le disent pas : je ne trouve pas cette information dans le corpus.",
+    "en": "The documents don't say: I can't find this information in the corpus.",
+}
+
+NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
+# Small numbers are often written out in the passages and as digits in answers.
+NUMBER_WORDS = {
+    word: str(value)
+    for value, spellings in enumerate(
+        [
+            (), ("un", "une", "one"), ("deux", "two"), ("trois", "three"), ("quatre", "four"), ("cinq", "five"),
+            ("six",), ("sept", "seven"), ("huit", "eight"), ("neuf", "nine"), ("dix", "ten"),
+            ("onze", "eleven"), ("douze", "twelve"),
+        ]
+    )
+    for word in spellings
+}
+
+
+def normalise(text: str) -> str:
+    """Lower case, plain apostrophes and quotes, no accents, single spaces."""
+    text = text.replace("’", "'").replace("‘", "'").replace("«", '"').replace("»", '"').replace("“", '"').replace("”", '"')
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", normalise(text))
+
+
+def split_reply(reply: str) -> tuple[str | None, str | None]:
+    """(quote, answer) parsed from the model's reply; None where a part is missing."""
+    quote = answer = None
+    quote_match = re.search(r"QUOTE\s*:\s*(.*?)(?=\n\s*ANSWER\s*:|\Z)", reply, re.S | re.I)
+    answer_match = re.search(r"ANSWER\s*:\s*(.*)", reply, re.S | re.I)
+    if quote_match:
+        quote = quote_match.group(1).strip().strip('"«»“”').strip()
+    if answer_match:
+        answer = answer_match.group(1).strip()
+    return quote or None, answer or None
+
+
+def is_none(text: str | None) -> bool:
+    """The model's way of saying the passages hold no answer."""
+    return text is None or normalise(text).strip(" .") in {"none", "aucun", "aucune", "n/a", ""}
+
+
+def find_quote(quote: str, passages: list[str]) -> int | None:
+    """Index of the passage that contains ``quote`` (allowing small copy slips), else None."""
+    quote_words = words(quote)
+    if len(quote_words) < 2:
+        return None
+    target = " ".join(quote_words)
+    best, best_ratio = None, 0.0
+    for position, passage in enumerate(passages):
+        passage_words = words(passage)
+        if target in " ".join(passage_words):
+            return position
+        matcher = SequenceMatcher(None, quote_words, passage_words, autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        ratio = matched / len(quote_words)
+        if ratio > best_ratio:
+            best, best_ratio = position, ratio
+    return best if best_ratio >= MIN_QUOTE_MATCH else None
+
+
+def unsupported_numbers(answer: str, evidence: str) -> list[str]:
+    """Numbers in ``answer`` that appear nowhere in ``evidence`` (passages and question)."""
+    known = {re.sub(r"\D", "", number) for number in NUMBER.findall(evidence)}
+    known |= {NUMBER_WORDS[word] for word in words(evidence) if word in NUMBER_WORDS}
+    return [number for number in NUMBER.findall(answer) if re.sub(r"\D", "", number) not in known]
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences (and list items) of a passage, as written."""
+    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(text))
+    return [part for part in parts if len(part) > 3]
+
+
+def _gbnf_literal(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def reply_grammar(passages: list[str]) -> str:
+    """A GBNF grammar for the reply: the quote must be one of the passages' sentences, or NONE."""
+    choices = {sentence for passage in passages for sentence in sentences(passage)}
+    quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
+    return f'root ::= "QUOTE: " quote "\\nANSWER: " answer\nquote ::= {quote}\nanswer ::= [^\\n]+\n'

@@ -1,0 +1,43 @@
+"""French/English language detection, reliable on short questions."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+LANGUAGES = ("fr", "en")
+
+# Words that settle the question on their own when a text is a few words long.
+FRENCH_MARKERS = re.compile(
+    r"\b(qui|quel|quelle|quels|quelles|quoi|où|combien|pourquoi|comment|est-ce|le|la|les|des|du|une|"
+    r"et|est|sont|dans|avec|pour|sur|il|elle|ils|elles|a-t-il|a-t-elle)\b|[éèêàùçôâîœ]",
+    re.I,
+)
+ENGLISH_MARKERS = re.compile(
+    r"\b(who|what|which|where|when|why|how|the|is|are|was|were|does|did|do|of|and|with|for|in|it|its|their|"
+    r"she|he|they|her|his)\b",
+    re.I,
+)
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(Language.FRENCH, Language.ENGLISH).build()
+
+
+def detect_language(text: str) -> str:
+    """Return "fr" or "en" for ``text`` (English when nothing tells)."""
+    from lingua import Language
+
+    confidences = {
+        value.language: value.value for value in _detector().compute_language_confidence_values(text)
+    }
+    french = confidences.get(Language.FRENCH, 0.0)
+    english = confidences.get(Language.ENGLISH, 0.0)
+    if abs(french - english) < 0.3 and len(text) < 80:
+        # Too close to call on a short text: count function words instead.
+        french += 0.1 * len(FRENCH_MARKERS.findall(text))
+        english += 0.1 * len(ENGLISH_MARKERS.findall(text))
+    return "fr" if french > english else "en"

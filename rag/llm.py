@@ -1,0 +1,122 @@
+"""Chat model backends, both LangChain chat models, chosen by ``llm_backend``.
+
+- ``llama-cpp`` (default): a GGUF run in-process by llama.cpp; the packaged
+  Qwen2.5-Coder-1.5B-Instruct unless ``llm_model`` names another.
+- ``openai``: any OpenAI-compatible server at ``openai_base_url``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from rag.settings import Settings
+
+ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+STOP = ["<|im_end|>", "<|endoftext|>", "\nQUESTION:", "\nQuestion:"]
+
+
+class ChatBackendError(RuntimeError):
+    """The chat model could not be reached or loaded; the message says which and where."""
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    if settings.llm_backend == "openai":
+        return _openai_chat_model(settings)
+    return _llama_cpp_chat_model(settings)
+
+
+def _openai_chat_model(settings: Settings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    if not settings.openai_base_url:
+        raise ChatBackendError("llm_backend is 'openai' but no openai_base_url is set (RAG_OPENAI_BASE_URL).")
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key,
+        model=settings.llm_model,
+        temperature=0,
+        max_tokens=settings.max_answer_tokens,
+        timeout=settings.llm_timeout_s,
+        max_retries=1,
+        stop_sequences=STOP,
+    )
+
+
+def _llama_cpp_chat_model(settings: Settings) -> BaseChatModel:
+    from rag.packaged import resolve_gguf
+
+    llama = _load_llama(
+        str(resolve_gguf(settings.llm_model, settings.model_cache_dir)),
+        settings.llm_context_tokens,
+        settings.llm_threads,
+    )
+    return LlamaCppChat(llama=llama, max_tokens=settings.max_answer_tokens)
+
+
+@lru_cache(maxsize=2)
+def _load_llama(model_path: str, context_tokens: int, threads: int):
+    """Load a GGUF once per process; every chatbot using it shares it (and its lock)."""
+    from llama_cpp import Llama
+
+    llama = Llama(
+        model_path=model_path,
+        n_ctx=context_tokens,
+        n_batch=512,  # a small batch reads prompts many times slower
+        n_threads=threads,
+        verbose=False,
+    )
+    llama.generation_lock = threading.Lock()  # one context: one generation at a time
+    return llama
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF chat model run in-process by llama-cpp-python, greedy decoding.
+
+    One ``Llama`` object is kept for the life of the model, so llama.cpp reuses
+    its cached state for the prompt prefix shared with the previous call (the
+    fixed instructions and examples).
+    """
+
+    llama: Any
+    max_tokens: int = 200
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    supports_grammar: ClassVar[bool] = True
+
+    def _completion(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, grammar: str | None = None):
+        from llama_cpp import LlamaGrammar
+
+        return self.llama.create_chat_completion(
+            messages=[{"role": ROLES[m.type], "content": m.content} for m in messages],
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+            stop=[*STOP, *(stop or [])],
+            stream=stream,
+            grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
+        )
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        with self.llama.generation_lock:
+            reply = self._completion(messages, stop, stream=False, grammar=kwargs.get("grammar"))
+        text = reply["choices"][0]["message"]["content"] or ""
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        with self.llama.generation_lock:
+            for part in self._completion(messages, stop, stream=True, grammar=kwargs.get("grammar")):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk

@@ -1,0 +1,120 @@
+"""Finding the passages that answer a question: dense search fused with BM25.
+
+Dense search (the multilingual embeddings in Chroma) works across languages.
+BM25 is sharp on names and rare words but only within one language, so its
+ranking counts only for passages written in the question's language; the two
+rankings are fused by reciprocal rank.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_chroma import Chroma
+from langchain_core.documents import Document
+
+from rag.grounding import normalise
+from rag.store import all_passages
+
+RRF_K = 60
+STOPWORDS = set(
+    """a au aux avec ce ces cet cette dans de des du elle en et est il ils je la le les leur lui ma mais me meme
+    mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sont sur ta te tes toi ton tu un une
+    vos votre vous y l d s n c j m t qu quel quelle quels quelles quoi combien comment pourquoi ete etre a-t-il
+    the of and to in is are was were be been for on with as by at an or it its this that which who whom what
+    when where why how do does did from has have had not but their they them he she his her our we you your""".split()
+)
+
+
+@dataclass
+class Source:
+    """A passage an answer is drawn from."""
+
+    document: str  # path relative to the corpus folder
+    text: str
+    score: float  # cosine similarity between question and passage, -1..1
+    title: str = ""
+    chunk: int = 0
+    language: str = ""
+    id: str = ""
+
+    @classmethod
+    def from_document(cls, document: Document, score: float) -> "Source":
+        metadata = document.metadata
+        return cls(
+            document=metadata.get("source", ""),
+            text=document.page_content,
+            score=round(float(score), 4),
+            title=metadata.get("title", ""),
+            chunk=int(metadata.get("chunk", 0)),
+            language=metadata.get("language", ""),
+            id=document.id or "",
+        )
+
+
+def tokenize(text: str) -> list[str]:
+    return [word for word in re.findall(r"\w+", normalise(text)) if len(word) > 1 and word not in STOPWORDS]
+
+
+class LexicalIndex:
+    """BM25 over the stored passages, one index per language; rebuilt after each index run."""
+
+    def __init__(self, passages: list[Document]):
+        import bm25s
+
+        self._by_language: dict[str, tuple[list[Document], object]] = {}
+        for language in {p.metadata.get("language", "") for p in passages}:
+            members = [p for p in passages if p.metadata.get("language", "") == language]
+            engine = bm25s.BM25()
+            engine.index([tokenize(p.page_content) or ["∅"] for p in members], show_progress=False)
+            self._by_language[language] = (members, engine)
+
+    def search(self, query: str, language: str, k: int) -> list[Document]:
+        members, engine = self._by_language.get(language, ([], None))
+        tokens = tokenize(query)
+        if engine is None or not tokens:
+            return []
+        k = min(k, len(members))
+        indices, scores = engine.retrieve([tokens], k=k, show_progress=False)
+        return [members[i] for i, score in zip(indices[0], scores[0]) if score > 0]
+
+
+class HybridRetriever:
+    """Dense + same-language BM25, fused by reciprocal rank."""
+
+    def __init__(self, store: Chroma, candidates: int):
+        self.store = store
+        self.candidates = candidates
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Rebuild the lexical index from the store (after the store changed)."""
+        lexical = LexicalIndex(all_passages(self.store))
+        with self._lock:
+            self._lexical = lexical
+
+    def retrieve(self, query: str, language: str, k: int) -> list[Source]:
+        if self._lexical is None:
+            self.refresh()
+        query_vector = self.store.embeddings.embed_query(query)
+        dense = self.store.similarity_search_by_vector_with_relevance_scores(query_vector, k=self.candidates)
+        similarity = {doc.id: 1.0 - distance for doc, distance in dense}
+        fused: dict[str, float] = {}
+        documents: dict[str, Document] = {}
+        for rank, (doc, _) in enumerate(dense):
+            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
+            documents[doc.id] = doc
+        for rank, doc in enumerate(self._lexical.search(query, language, self.candidates)):
+            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
+            documents[doc.id] = doc
+        best = sorted(fused, key=fused.get, reverse=True)[:k]
+        missing = [doc_id for doc_id in best if doc_id not in similarity]
+        if missing:
+            vectors = self.store.embeddings.embed_documents([documents[i].page_content for i in missing])
+            for doc_id, vector in zip(missing, vectors):
+                similarity[doc_id] = float(np.dot(vector, query_vector))
+        return [Source.from_document(documents[doc_id], similarity[doc_id]) for doc_id in best]

@@ -1,0 +1,100 @@
+"""One settings object for the whole product.
+
+Values come, highest priority first, from keyword arguments, environment
+variables prefixed ``RAG_`` (``RAG_TOP_K=6``), a TOML file (``rag.toml`` in
+the working directory, or the path in ``RAG_CONFIG``), then the defaults
+below, which work offline out of the box.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # Where things live
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to answer from.")
+    data_dir: Path = Field(Path(".rag"), description="Folder for the vector store and index records.")
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "rag-press",
+        description="Where packaged model weights are assembled once.",
+    )
+    collection: str = "press"
+
+    # Embeddings: "use-multilingual" (default, packaged), "e5-small" (packaged,
+    # needs the [e5] extra), or any sentence-transformers model name or path.
+    embedding_model: str = "use-multilingual"
+    embedding_query_prompt: str | None = None
+    embedding_document_prompt: str | None = None
+
+    # Chat model: "llama-cpp" runs a GGUF in-process; "openai" talks to any
+    # OpenAI-compatible server (Ollama /v1, vLLM, llama.cpp server, hosted APIs).
+    llm_backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="Packaged model name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b), a GGUF path, "
+        "or the model name on the OpenAI-compatible server.",
+    )
+    openai_base_url: str | None = None
+    openai_api_key: str = "not-needed"
+    llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    llm_context_tokens: int = 4096
+    max_answer_tokens: int = 200
+    llm_timeout_s: float = 120.0
+
+    # Chroma server: when a host is set the store is remote (chromadb.HttpClient).
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # Chunking and retrieval
+    chunk_size: int = Field(600, description="Target passage length in characters.")
+    chunk_min: int = Field(150, description="Passages shorter than this are merged with a neighbour.")
+    top_k: int = Field(4, description="Passages given to the chat model.")
+    candidates: int = Field(12, description="Passages fetched from each retriever before fusion.")
+
+    # Limits on input
+    max_question_chars: int = 2000
+    max_file_mb: float = 20.0
+
+    @field_validator("top_k", "candidates", "chunk_size", "max_question_chars")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("RAG_CONFIG", "rag.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def record_db(self) -> Path:
+        return self.data_dir / "index-records.sqlite"

@@ -1,0 +1,44 @@
+"""Shared fixtures. Everything runs offline, against real models and a real Chroma store."""
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+ARTICLE = REPO / "corpus" / "lyon-boston-accord.txt"
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch, tmp_path_factory):
+    """Tests never read a developer's rag.toml or RAG_* variables."""
+    for name in list(os.environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RAG_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A fresh corpus folder holding the original article."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(ARTICLE, folder / ARTICLE.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def article_bot(tmp_path_factory):
+    """The default chatbot (default models) over the repository's corpus, indexed once."""
+    from rag import Chatbot
+
+    bot = Chatbot(corpus_dir=REPO / "corpus", data_dir=tmp_path_factory.mktemp("article-store"))
+    bot.index()
+    return bot
