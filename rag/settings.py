@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     top_k: int = Field(4, description="Passages given to the chat model.")
     candidates: int = Field(12, description="Passages fetched from each retriever before fusion.")
 
+    # Web UI: uploading and deleting documents needs this password when set;
+    # without one they are allowed only while the server listens on localhost.
+    admin_password: str | None = None
+
     # Limits on input
     max_question_chars: int = 2000
     max_file_mb: float = 20.0
