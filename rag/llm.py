@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -37,7 +38,7 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
 
     if not settings.openai_base_url:
         raise ChatBackendError("llm_backend is 'openai' but no openai_base_url is set (RAG_OPENAI_BASE_URL).")
-    return ChatOpenAI(
+    client = ChatOpenAI(
         base_url=settings.openai_base_url,
         api_key=settings.openai_api_key,
         model=settings.llm_model,
@@ -47,6 +48,7 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
         max_retries=1,
         stop_sequences=STOP,
     )
+    return OpenAIServerChat(client=client, base_url=settings.openai_base_url)
 
 
 def _llama_cpp_chat_model(settings: Settings) -> BaseChatModel:
@@ -120,3 +122,40 @@ class LlamaCppChat(BaseChatModel):
                     if run_manager:
                         run_manager.on_llm_new_token(text, chunk=chunk)
                     yield chunk
+
+
+class OpenAIServerChat(BaseChatModel):
+    """A chat model on an OpenAI-compatible server (a LangChain ``ChatOpenAI``).
+
+    A server that cannot be reached, or does not answer in time, raises
+    ``ChatBackendError`` naming its URL instead of the client's own error.
+    """
+
+    client: Any
+    base_url: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "openai-server"
+
+    @contextmanager
+    def _reaching_server(self):
+        import openai
+
+        try:
+            yield
+        except openai.APIConnectionError as error:
+            raise ChatBackendError(f"The chat model server at {self.base_url} cannot be reached: {error}") from error
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        with self._reaching_server():
+            message = self.client.invoke(messages, stop=stop, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        with self._reaching_server():
+            for part in self.client.stream(messages, stop=stop, **kwargs):
+                chunk = ChatGenerationChunk(message=part)
+                if run_manager:
+                    run_manager.on_llm_new_token(part.content, chunk=chunk)
+                yield chunk
