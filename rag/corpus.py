@@ -1,0 +1,96 @@
+"""Adding and removing files in the corpus folder, safely.
+
+Names given by users (an upload's file name, a document to delete) never
+reach outside the corpus folder, never create hidden files, and an existing
+document is replaced only when asked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from rag.documents import SUPPORTED_SUFFIXES
+
+MAX_NAME_CHARS = 120
+
+
+class DocumentExistsError(FileExistsError):
+    """A document of that name is already in the corpus."""
+
+
+def safe_filename(name: str) -> str:
+    """A file name for the corpus made from ``name``: no folders, no hidden file, supported type.
+
+    >>> safe_filename("../../Rapport annuel (2024).PDF")
+    'Rapport-annuel-2024.pdf'
+    """
+    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f".{suffix.lower()}" if dot else ""
+    if suffix not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise ValueError(f"{base or name!r}: unsupported file type; supported: {supported}.")
+    stem = re.sub(r"[^\w.-]+", "-", stem)  # letters (accents too), digits, _ . - only
+    stem = re.sub(r"-{2,}", "-", stem).strip(".-_ ")[:MAX_NAME_CHARS]
+    if not stem:
+        raise ValueError(f"{base!r}: the file name has no usable characters.")
+    return stem + suffix
+
+
+def save_document(
+    corpus_dir: Path, upload: Path, name: str, replace: bool = False, max_file_mb: float | None = None
+) -> Path:
+    """Copy ``upload`` into ``corpus_dir`` as ``safe_filename(name)``; return the new path.
+
+    Raises DocumentExistsError when that name is taken and ``replace`` is false,
+    ValueError for an unsupported name or a file over ``max_file_mb``.
+    """
+    target = Path(corpus_dir) / safe_filename(name)
+    size_mb = Path(upload).stat().st_size / 1e6
+    if max_file_mb is not None and size_mb > max_file_mb:
+        raise ValueError(f"{target.name}: {size_mb:.1f} MB, over the {max_file_mb:g} MB limit.")
+    if target.exists() and not replace:
+        raise DocumentExistsError(f"{target.name} is already in the corpus.")
+    data = Path(upload).read_bytes()
+    if replace:
+        # Written beside the target under a hidden name (never indexed), then swapped in at once.
+        handle, temporary = tempfile.mkstemp(prefix=".upload-", dir=corpus_dir)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    else:
+        try:
+            with open(target, "xb") as file:  # fails if the name was taken in the meantime
+                file.write(data)
+        except FileExistsError:
+            raise DocumentExistsError(f"{target.name} is already in the corpus.") from None
+    return target
+
+
+def document_path(corpus_dir: Path, source: str) -> Path:
+    """The corpus file for ``source`` (a path relative to the corpus); ValueError if it points elsewhere."""
+    corpus = Path(corpus_dir).resolve()
+    relative = Path(source)
+    path = corpus / relative
+    inside = not relative.is_absolute() and path.parent.resolve().is_relative_to(corpus)
+    hidden = any(part.startswith(".") for part in relative.parts)
+    if not source or not inside or hidden or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ValueError(f"{source!r} is not a document of the corpus.")
+    return path
+
+
+def delete_document(corpus_dir: Path, source: str) -> Path:
+    """Delete the corpus document ``source``; FileNotFoundError if it is not there."""
+    path = document_path(corpus_dir, source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{source} is not in the corpus.")
+    path.unlink()
+    return path

@@ -1,0 +1,173 @@
+"""The web app in a real headless Chromium: chat, sources, documents panel, and hostile documents."""
+
+import shutil
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from test_ui_server import ADMIN_PASSWORD, REPO, make_bot, running_server
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = REPO / "test-artifacts"
+ANSWER_TIMEOUT_S = 600  # a busy machine; pytest-timeout stops a hung test at 900 s
+# A press release whose title and text try to run script in the reader's browser.
+HOSTILE_DOCUMENT = """Communiqué <script>window.pwned = "script"</script> du festival
+
+Le festival des Lumières invite cette année la chanteuse Zelda Marchetti <img src=x onerror="window.pwned = 'img'">, qui donnera un concert gratuit place Bellecour.
+"""
+NEW_DOCUMENT = """Inauguration du tramway T10
+
+La ligne de tramway T10, qui relie Gerland à Vénissieux, a été inaugurée par Camille Vernet, présidente du syndicat des transports lyonnais.
+"""
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    bot = make_bot(tmp_path_factory.mktemp("browser"), admin_password=ADMIN_PASSWORD)
+    (bot.settings.corpus_dir / "festival.txt").write_text(HOSTILE_DOCUMENT, encoding="utf-8")
+    with running_server(bot) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the app, recording every address it requests."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.goto(app_url, wait_until="load")
+    page.locator("#question textarea").wait_for()
+    yield page
+    page.close()
+
+
+def ask(page, question: str):
+    """Ask in the chat; return the successive texts of the answer as it streamed, the last one final."""
+    bot_messages = page.locator('#chat [data-testid="bot"]')
+    before = bot_messages.count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    seen, deadline = [], time.monotonic() + ANSWER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if bot_messages.count() > before:
+            text = bot_messages.nth(before).inner_text()
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+        if seen and page.locator("#question textarea").is_enabled():
+            return seen  # the textbox comes back when the answer is complete
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no complete answer after {ANSWER_TIMEOUT_S} s; seen: {seen}")
+
+
+def sources_block(page):
+    return page.locator("#chat").get_by_text("Sources (").last
+
+
+def open_sources(page):
+    """Click the last answer's sources block open; return its passages.
+
+    Gradio redraws the chat once more just after an answer, which can fold a block
+    opened in that instant: a second click then opens it for good.
+    """
+    passages = page.locator("#chat blockquote")
+    for _ in range(3):
+        if not passages.last.is_visible():
+            sources_block(page).click()
+        page.wait_for_timeout(1000)
+        if passages.last.is_visible():
+            return passages
+    raise AssertionError("the sources block does not open")
+
+
+def test_page_shows_both_languages_and_loads_nothing_from_outside(page, app_url):
+    assert "Interrogez les documents de presse" in page.locator("#header").inner_text()
+    assert page.get_by_text("Who attended the signing").is_visible()
+    assert page.get_by_text("Qui était présent lors de la signature").is_visible()
+    expect(page.locator("#corpus-summary")).to_contain_text("2 documents · 7 passages")
+    outside = [url for url in page.requested if not url.startswith((app_url, "data:", "blob:"))]
+    assert outside == []
+
+
+def test_answer_streams_in_then_shows_its_sources(page):
+    seen = ask(page, "Qui était présent lors de la signature de l'accord entre Lyon et Boston ?")
+
+    final = seen[-1]
+    assert "Dognin-Sauze" in final and "Walsh" in final
+    assert len(seen) > 2, f"the answer appeared at once, not streamed: {seen}"
+    assert sources_block(page).is_visible()
+    assert not page.locator("#chat blockquote").first.is_visible()  # folded under the answer
+    passages = open_sources(page)
+    expect(passages.filter(has_text="Marty Walsh").first).to_be_visible()
+    assert page.locator("#chat").get_by_text("lyon-boston-accord.txt").first.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "chat-answer.png", full_page=True)
+
+
+def test_bad_input_gets_a_friendly_message(page):
+    for question, reason in [("   ", "The question is empty"), ("Pourquoi ? " * 10_000, "the limit is 2000")]:
+        shown = ask(page, question)[-1]
+        assert reason in shown
+        assert "Traceback" not in page.content()
+
+
+def test_document_uploaded_in_the_panel_can_be_asked_about(page, tmp_path):
+    upload = tmp_path / "Tramway T10 (inauguration).txt"
+    upload.write_text(NEW_DOCUMENT, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    assert "lyon-boston-accord.txt" in page.locator("#documents").inner_text()
+
+    page.locator("#upload input[type=file]").set_input_files(upload)
+    page.get_by_role("button", name="Add to the corpus").click()
+    page.get_by_text("Wrong admin password").wait_for()
+    assert "Tramway" not in page.locator("#documents").inner_text()
+
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Add to the corpus").click()
+    expect(page.locator("#documents")).to_contain_text("Tramway-T10-inauguration.txt", timeout=60_000)
+    expect(page.locator("#documents-report")).to_contain_text("1 added")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "documents-panel.png", full_page=True)
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = ask(page, "Qui a inauguré la ligne de tramway T10 ?")[-1]
+    assert "Vernet" in answer
+    open_sources(page)
+    assert page.locator("#chat").get_by_text("Tramway-T10-inauguration.txt").first.is_visible()
+
+
+def test_a_hostile_document_is_shown_as_text_and_runs_nothing(page):
+    answer = ask(page, "Quelle chanteuse le festival des Lumières invite-t-il ?")[-1]
+    passages = open_sources(page)
+
+    assert "Marchetti" in answer
+    assert passages.filter(has_text='<img src=x onerror="window.pwned').first.is_visible()
+    assert page.locator("#chat").locator("img[src=x], script").count() == 0
+    page.get_by_role("tab", name="Documents").click()
+    assert "Communiqué <script>window.pwned" in page.locator("#documents").inner_text()
+    assert page.evaluate("window.pwned") is None

@@ -1,0 +1,190 @@
+"""The web app, served for real: questions through the ``/chat`` API, the documents panel's rules,
+and what the chat shows for bad input, failures and hostile documents."""
+
+import shutil
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from rag import Answer, Chatbot, Source
+from ui.app import serve
+from ui.chat import answer_messages, escape, history_pairs, respond, unescape
+from ui.documents import Library
+
+REPO = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "correct horse battery staple"
+HOSTILE = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 1"> **bold** [link](javascript:alert(1))'
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_bot(folder: Path, **overrides) -> Chatbot:
+    """A chatbot over a fresh copy of the repository's corpus, with its own store, ignoring any user config."""
+    corpus = folder / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_CONFIG", str(folder / "no-config.toml"))
+        return Chatbot(corpus_dir=corpus, data_dir=folder / "store", **overrides)
+
+
+@contextmanager
+def running_server(bot: Chatbot):
+    """The app served on a free local port, as ``rag serve`` does; yields its URL."""
+    app = serve(bot, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield app.local_url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    bot = make_bot(tmp_path_factory.mktemp("ui-server"), admin_password=ADMIN_PASSWORD)
+    with running_server(bot) as url:
+        yield bot, url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Qui était présent lors de la signature de l'accord entre Lyon et Boston ?", "fr"),
+        ("Who attended the signing of the agreement between Lyon and Boston?", "en"),
+    ],
+)
+def test_chat_endpoint_answers_with_the_people_present_and_the_passage(client, question, language):
+    started = time.perf_counter()
+    reply = client.predict(question, api_name="/chat")
+    print(f"{language}: {time.perf_counter() - started:.1f} s: {reply['answer']}")
+
+    assert reply["answered"], reply
+    assert reply["language"] == language
+    assert "Dognin-Sauze" in reply["answer"] and "Walsh" in reply["answer"]
+    assert reply["sources"], "an answer comes with its sources"
+    assert {s["document"] for s in reply["sources"]} == {"lyon-boston-accord.txt"}
+    assert any("Marty Walsh" in s["passage"] for s in reply["sources"])
+    assert all(-1 <= s["relevance"] <= 1 for s in reply["sources"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "reason"), [("   ", "empty"), ("Qui ? " * 20_000, "limit is 2000")])
+def test_chat_endpoint_explains_bad_questions(client, question, reason):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=reason):
+        client.predict(question, api_name="/chat")
+
+
+@pytest.mark.slow
+def test_chat_endpoint_is_the_only_public_endpoint(client):
+    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/chat"]
+
+
+@pytest.mark.slow
+def test_chat_shows_a_friendly_message_for_bad_input(server):
+    bot, _ = server
+    for question, reason in [("", "empty"), ("x" * 100_000, "limit is 2000")]:
+        *_, shown = respond(bot, question, [])
+        assert len(shown) == 1
+        assert shown[0]["content"].startswith("⚠️") and reason in shown[0]["content"]
+        assert "Traceback" not in shown[0]["content"]
+
+
+@pytest.mark.slow
+def test_chat_says_when_the_chat_model_is_down(tmp_path):
+    bot = make_bot(tmp_path, llm_backend="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+
+    *_, shown = respond(bot, "Who attended the signing of the agreement?", [])
+
+    text = shown[-1]["content"]
+    assert text.startswith("⚠️ No answer could be produced")
+    assert "chat model" in text and "Connection" in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_upload_and_delete_need_the_admin_password(server, tmp_path):
+    bot, _ = server
+    library = Library(bot, host="127.0.0.1")
+    upload = tmp_path / "note.txt"
+    upload.write_text("Une note de presse sur le tramway de Lyon.", encoding="utf-8")
+
+    for password in (None, "", "wrong"):
+        with pytest.raises(PermissionError):
+            library.upload([str(upload)], password, replace=False)
+        with pytest.raises(PermissionError):
+            library.delete("lyon-boston-accord.txt", password)
+    assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
+
+    report = library.upload([str(upload)], ADMIN_PASSWORD, replace=False)
+    assert "Added **note.txt**" in report and "1 added" in report
+    assert "note.txt" in [row[0] for row in library.rows()]
+
+    again = library.upload([str(upload)], ADMIN_PASSWORD, replace=False)
+    assert "already in the corpus" in again and "Replace" in again
+
+    assert "Deleted" in library.delete("note.txt", ADMIN_PASSWORD)
+    assert "note.txt" not in [row[0] for row in library.rows()]
+
+
+def test_without_a_password_editing_is_off_beyond_localhost(tmp_path):
+    open_bot = make_bot(tmp_path / "open")
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert Library(open_bot, host=host).editable
+    for host in ("0.0.0.0", "::", "192.168.1.20", "press.example.org"):
+        assert not Library(open_bot, host=host).editable
+    exposed = Library(open_bot, host="0.0.0.0")
+    assert "RAG_ADMIN_PASSWORD" in exposed.access_note()
+    with pytest.raises(PermissionError):
+        exposed.upload([str(REPO / "corpus" / "lyon-boston-accord.txt")], "anything", replace=True)
+    # With a password, exposing the server is safe.
+    assert Library(make_bot(tmp_path / "guarded", admin_password=ADMIN_PASSWORD), host="0.0.0.0").editable
+
+
+def test_document_text_is_shown_as_text():
+    source = Source(document="<b>doc</b>.txt", text=f"Avant. {HOSTILE} Après.", score=0.5, title="<i>t</i>")
+    answer = Answer(f"Voici : {HOSTILE}", "fr", answered=True, sources=[source], quote="Avant.")
+
+    text, sources = answer_messages(answer)
+
+    assert "<" not in text["content"] and "<" not in sources["content"]  # no HTML tag can open
+    assert r"\*\*bold\*\*" in text["content"] and r"\[link\]" in text["content"]  # nor Markdown
+    assert unescape(text["content"]) == answer.text
+    assert sources["metadata"] == {"title": "Sources (1)", "status": "done"}
+    assert "**Avant.**" in sources["content"] and "pertinence 0.50" in sources["content"]
+
+
+def test_a_refusal_looks_different_and_has_no_sources():
+    refusal = Answer("Les documents ne le disent pas.", "fr", answered=False, sources=[])
+    (message,) = answer_messages(refusal)
+    assert message["content"] == "🔎 *Les documents ne le disent pas.*"
+
+
+def test_follow_up_questions_get_the_conversation_without_sources_or_errors():
+    chat = [
+        {"role": "user", "content": [{"type": "text", "text": "Qui a signé ?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": escape("Marty Walsh & *Karine*")}]},
+        {"role": "assistant", "content": "1. passage", "metadata": {"title": "Sources (1)", "status": "done"}},
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": "⚠️ The question is empty"},
+        {"role": "user", "content": "Et la date ?"},
+        {"role": "assistant", "content": "🔎 *Les documents ne le disent pas.*"},
+    ]
+    assert history_pairs(chat) == [
+        ("Qui a signé ?", "Marty Walsh & *Karine*"),
+        ("Et la date ?", "Les documents ne le disent pas."),
+    ]

@@ -1,0 +1,115 @@
+"""The web app: a chat over the corpus and a documents panel, served by Gradio, offline."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from rag import Chatbot
+from ui.chat import answer_as_dict, failure_text, respond
+from ui.documents import Library, documents_tab
+
+log = logging.getLogger(__name__)
+
+TITLE = "Press documents · Documents de presse"
+EXAMPLES = [
+    "Qui était présent lors de la signature de l'accord entre Lyon et Boston ?",
+    "Who attended the signing of the agreement between Lyon and Boston?",
+    "Quels sont les domaines d'action du partenariat ?",
+    "What is a Cambridge Innovation Center?",
+]
+# System fonts: nothing to download, and crisp on every platform.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+CSS = """
+#header h1 { margin-bottom: 0.2rem; }
+#corpus-summary { color: var(--body-text-color-subdued); }
+"""
+
+
+def build_app(library: Library) -> gr.Blocks:
+    """The Gradio app: a chat with the library's bot, and its documents panel."""
+    bot = library.bot
+
+    def answer(message: str, history: list[dict]):
+        yield from respond(bot, message, history)
+
+    def chat(message: str, history: list[list[str]] | None = None) -> dict:
+        """Answer a question (French or English) from the documents.
+
+        ``history`` holds earlier [question, answer] pairs for a follow-up question.
+        Returns {"answer", "answered", "language", "sources": [{"document", "title", "passage", "relevance"}]}.
+        """
+        try:
+            return answer_as_dict(bot.ask(message, [tuple(pair) for pair in history or []]))
+        except ValueError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:  # noqa: BLE001 - the caller gets the reason, not a trace
+            log.exception("Answer failed")
+            raise gr.Error(failure_text(error, message), print_exception=False) from None
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        with gr.Column(elem_id="header"):
+            gr.Markdown(
+                "# Ask the press documents · Interrogez les documents de presse\n"
+                "Ask in English or French: answers come only from the documents, with their sources. "
+                "Posez vos questions en français ou en anglais : les réponses viennent uniquement des documents, "
+                "sources à l'appui."
+            )
+            summary = gr.Markdown(library.summary(), elem_id="corpus-summary")
+        with gr.Tab("Chat"):
+            gr.ChatInterface(
+                answer,
+                chatbot=gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height="60vh",
+                    latex_delimiters=[],
+                    buttons=["copy", "copy_all"],
+                    placeholder="Posez une question · Ask a question",
+                ),
+                textbox=gr.Textbox(
+                    placeholder="Votre question… · Your question…",
+                    show_label=False,
+                    submit_btn=True,
+                    stop_btn=True,
+                    autofocus=True,
+                    elem_id="question",
+                ),
+                examples=EXAMPLES,
+                flagging_mode="never",
+                analytics_enabled=False,
+                fill_height=False,
+                api_visibility="private",
+            )
+        with gr.Tab("Documents"):
+            documents_tab(app, library, summary)
+        gr.api(chat, api_name="chat")
+    return app
+
+
+def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_options) -> gr.Blocks:
+    """Index the corpus, then serve the app on ``host``:``port``; blocks unless ``prevent_thread_lock=True``.
+
+    Uploading and deleting documents needs the admin password when one is set; without one,
+    they are allowed only when ``host`` is local.
+    """
+    library = Library(bot, host)
+    print(f"Index: {library.index().summary()}", flush=True)
+    bot.chat_model  # noqa: B018 - load the model now rather than on the first question
+    app = build_app(library)
+    app.queue(default_concurrency_limit=1)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        theme=THEME,
+        css=CSS,
+        ssr_mode=False,
+        footer_links=["api"],
+        max_file_size=int(bot.settings.max_file_mb * 1e6),
+        **launch_options,
+    )
+    return app

@@ -1,0 +1,140 @@
+"""The chat: the bot's answers as chat messages, and the ``/chat`` endpoint for programs.
+
+Everything that comes from documents or from the model is escaped before it
+is shown, so a document holding HTML or Markdown displays as plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterator
+
+from rag import Answer, Chatbot
+from rag.language import detect_language
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_MARK = "🔎"
+ERROR_MARK = "⚠️"
+MARKDOWN_SPECIALS = r"\\`*_\[\]#|~"
+LABELS = {
+    "fr": {"sources": "Sources", "relevance": "pertinence"},
+    "en": {"sources": "Sources", "relevance": "relevance"},
+}
+FAILURES = {
+    "fr": "Aucune réponse n'a pu être produite ({error}). Réessayez dans un instant ; si cela persiste, "
+    "vérifiez que le modèle de réponse (ou son serveur) fonctionne.",
+    "en": "No answer could be produced ({error}). Try again in a moment; if this persists, "
+    "check that the chat model (or its server) is running.",
+}
+
+
+def escape(text: str) -> str:
+    """Markdown that displays ``text`` as it is: no HTML, no formatting."""
+    return re.sub(f"([{MARKDOWN_SPECIALS}])", r"\\\1", html.escape(text, quote=False))
+
+
+def unescape(markdown: str) -> str:
+    """The text ``escape`` was given."""
+    return html.unescape(re.sub(f"\\\\([{MARKDOWN_SPECIALS}])", r"\1", markdown))
+
+
+def answer_messages(answer: Answer, final: bool = True) -> list[dict]:
+    """The answer as chat messages; a final, grounded answer is followed by its collapsed sources."""
+    if not answer.answered:
+        return [{"role": "assistant", "content": f"{NOT_FOUND_MARK} *{escape(answer.text)}*"}]
+    messages = [{"role": "assistant", "content": escape(answer.text)}]
+    if final and answer.sources:
+        messages.append(sources_message(answer))
+    return messages
+
+
+def sources_message(answer: Answer) -> dict:
+    """A collapsible block listing each passage with its document and relevance; the cited sentence in bold."""
+    labels = LABELS.get(answer.language, LABELS["en"])
+    entries = []
+    for number, source in enumerate(answer.sources, start=1):
+        heading = f"**{number}. {escape(source.document)}**"
+        if source.title and source.title not in source.document:
+            heading += f" — {escape(source.title)}"
+        heading += f" · {labels['relevance']} {source.score:.2f}"
+        passage = highlighted(source.text, answer.quote if number == 1 else None)
+        entries.append(heading + "\n\n" + "\n".join(f"> {line}" for line in passage.splitlines()))
+    title = f"{labels['sources']} ({len(answer.sources)})"
+    return {"role": "assistant", "content": "\n\n".join(entries), "metadata": {"title": title, "status": "done"}}
+
+
+def highlighted(passage: str, quote: str | None) -> str:
+    """The escaped passage, with ``quote`` in bold when it is one line of it."""
+    start = passage.find(quote) if quote and "\n" not in quote else -1
+    if start < 0:
+        return escape(passage)
+    end = start + len(quote)
+    return f"{escape(passage[:start])}**{escape(quote)}**{escape(passage[end:])}"
+
+
+def error_message(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": f"{ERROR_MARK} {escape(text)}"}]
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message, whether its content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
+    """(question, answer) pairs of the conversation so far, leaving out errors and sources blocks."""
+    pairs, question = [], None
+    for message in messages:
+        text = message_text(message)
+        if message.get("role") == "user":
+            question = text
+        elif question is not None and not (message.get("metadata") or {}).get("title"):
+            if not text.startswith(ERROR_MARK):
+                refusal = text.startswith(f"{NOT_FOUND_MARK} *") and text.endswith("*")
+                pairs.append((question, unescape(text[len(NOT_FOUND_MARK) + 2 : -1] if refusal else text)))
+            question = None
+    return pairs
+
+
+def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[dict]]:
+    """Stream the bot's answer to ``message`` as chat messages; problems become a message, never a trace."""
+    answer = None
+    try:
+        for answer in bot.stream_answers(message, history_pairs(history)):
+            yield answer_messages(answer, final=False)
+    except ValueError as error:  # the question itself is wrong: empty, too long
+        yield error_message(str(error))
+        return
+    except Exception as error:  # noqa: BLE001 - the model or its server failed; the chat stays usable
+        log.exception("Answer failed")
+        yield error_message(failure_text(error, message))
+        return
+    if answer is not None:
+        yield answer_messages(answer)
+
+
+def failure_text(error: Exception, question: str) -> str:
+    """What went wrong, in the question's language, in one short line."""
+    reason = f"{type(error).__name__}: {error}"[:200]
+    return FAILURES[detect_language(question)].format(error=reason)
+
+
+def answer_as_dict(answer: Answer) -> dict:
+    """The ``/chat`` endpoint's reply: plain text and the sources, for programs."""
+    return {
+        "answer": answer.text,
+        "answered": answer.answered,
+        "language": answer.language,
+        "sources": [
+            {"document": s.document, "title": s.title, "passage": s.text, "relevance": round(s.score, 4)}
+            for s in (answer.sources if answer.answered else [])
+        ],
+    }
