@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # Characters of answer held back before streaming starts, to check its language first.
 LANGUAGE_CHECK_CHARS = 40
+# Shorter answers (a bare name) are rewritten as a sentence, whose language can be told.
+MIN_ANSWER_WORDS = 4
 
 
 @dataclass
@@ -163,8 +165,8 @@ class Chatbot:
         final = self._checked_answer(reply, sources, language, evidence) if reply else None
         if final is None:
             final = refusal
-        elif detect_language(final.text) != language:
-            final.text = self._translate(final.text, language)
+        elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
+            final.text = self._rewrite(question, final.text, language, evidence)
         final.seconds = time.perf_counter() - started
         yield final
 
@@ -212,8 +214,12 @@ class Chatbot:
         cited = [sources[best], *sources[:best], *sources[best + 1 :]]
         return Answer(text, language, answered=True, sources=cited, quote=quote)
 
-    def _translate(self, text: str, language: str) -> str:
-        return self.chat_model.invoke(prompts.translation_messages(text, language)).content.strip()
+    def _rewrite(self, question: str, text: str, language: str, evidence: str) -> str:
+        """A bare or wrong-language answer as a sentence in ``language``; kept as is if the rewrite invents."""
+        rewritten = self.chat_model.invoke(prompts.rewrite_messages(question, text, language)).content.strip()
+        if not rewritten or grounding.unsupported_numbers(rewritten, evidence + "\n" + text):
+            return text
+        return rewritten.splitlines()[0]
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -103,11 +103,13 @@ def run_ask(args) -> int:
 
 
 def run_eval(args) -> int:
-    from rag.evaluation import evaluate, format_report, load_questions
+    from rag.evaluation import evaluate, format_result, format_summary, load_questions
 
     bot = _chatbot(args)
-    report = evaluate(bot, load_questions(args.questions))
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else format_report(report))
+    questions = load_questions(args.questions)
+    progress = sys.stderr if args.json else sys.stdout
+    report = evaluate(bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else "\n" + format_summary(report))
     return 0
 
 

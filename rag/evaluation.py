@@ -137,19 +137,25 @@ def judge(question: Question, answer) -> Result:
     )
 
 
-def evaluate(bot, questions: list[Question]) -> EvalReport:
-    return EvalReport([judge(question, bot.ask(question.q, history=question.history)) for question in questions])
+def evaluate(bot, questions: list[Question], on_result=None) -> EvalReport:
+    """Ask every question; ``on_result`` is called with each result as it comes."""
+    results = []
+    for question in questions:
+        results.append(judge(question, bot.ask(question.q, history=question.history)))
+        if on_result:
+            on_result(results[-1])
+    return EvalReport(results)
 
 
-def format_report(report: EvalReport) -> str:
+def format_result(r: Result) -> str:
+    status = "PASS" if r.passed else "FAIL"
+    detail = "" if r.passed else "  <- " + "; ".join(r.reasons)
+    return f"{status} {r.id} [{r.lang}] {r.seconds:.1f}s: {r.answer[:110]!r}{detail}"
+
+
+def format_summary(report: EvalReport) -> str:
     lines = []
-    for r in report.results:
-        status = "PASS" if r.passed else "FAIL"
-        detail = "" if r.passed else "  <- " + "; ".join(r.reasons)
-        lines.append(f"{status} {r.id} [{r.lang}] {r.seconds:.1f}s: {r.answer[:110]!r}{detail}")
-    summary = report.to_dict()["summary"]
-    lines.append("")
-    for key, value in summary.items():
+    for key, value in report.to_dict()["summary"].items():
         shown = f"{value[0]}/{value[1]}" if isinstance(value, tuple) else value
         lines.append(f"{key.replace('_', ' ')}: {shown}")
     return "\n".join(lines)

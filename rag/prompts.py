@@ -88,9 +88,10 @@ def answer_messages(
     return messages
 
 
-def translation_messages(text: str, language: str) -> list[BaseMessage]:
-    """Ask for ``text`` in ``language``, nothing else."""
+def rewrite_messages(question: str, answer: str, language: str) -> list[BaseMessage]:
+    """Ask for ``answer`` as one complete sentence in ``language``, facts unchanged."""
+    name = LANGUAGE_NAMES[language]
     return [
-        SystemMessage("You translate short texts faithfully. Reply with the translation only."),
-        HumanMessage(f"Translate into {LANGUAGE_NAMES[language]}:\n{text}"),
+        SystemMessage(f"You rewrite short answers as one complete {name} sentence. Keep every fact; add nothing."),
+        HumanMessage(f"Question: {question}\nAnswer: {answer}\nThe answer as one complete sentence in {name}:"),
     ]
