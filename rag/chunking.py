@@ -18,13 +18,25 @@ SENTENCE_SEPARATORS = ["\n", ". ", "! ", "? ", "; ", ": ", ", ", " "]
 
 
 def split_documents(documents: list[Document], chunk_size: int, chunk_min: int) -> list[Document]:
-    """Passages of every document, with source, title, language and position metadata."""
+    """Passages of every document, with source, title, language and position metadata.
+
+    Each passage starts with its document's title, so that a passage taken
+    alone (by the search, or by the chat model) still says what it is about.
+    """
     passages = []
     for document in documents:
+        header = passage_header(document.metadata.get("title", ""))
         for position, (start, text) in enumerate(split_text(document.page_content, chunk_size, chunk_min)):
             metadata = {**document.metadata, "chunk": position, "start": start}
-            passages.append(Document(page_content=text, metadata=metadata))
+            content = text if text.startswith(header) else f"{header}\n{text}"
+            passages.append(Document(page_content=content, metadata=metadata))
     return passages
+
+
+def passage_header(title: str) -> str:
+    """The title line put before each passage ("lyon-boston-accord" reads "Lyon boston accord")."""
+    words = re.sub(r"[-_]+", " ", title).strip()
+    return f"[{words[:1].upper()}{words[1:]}]"
 
 
 def split_text(text: str, chunk_size: int, chunk_min: int) -> list[tuple[int, str]]:

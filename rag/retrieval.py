@@ -105,8 +105,11 @@ class HybridRetriever:
         similarity = {doc.id: 1.0 - distance for doc, distance in dense}
         fused: dict[str, float] = {}
         documents: dict[str, Document] = {}
+        # BM25 ranks only passages in the question's language; the others count
+        # their dense rank twice, so that every passage has two votes.
         for rank, (doc, _) in enumerate(dense):
-            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
+            votes = 1 if doc.metadata.get("language", "") == language else 2
+            fused[doc.id] = fused.get(doc.id, 0.0) + votes / (RRF_K + rank)
             documents[doc.id] = doc
         for rank, doc in enumerate(self._lexical.search(query, language, self.candidates)):
             fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
