@@ -27,17 +27,22 @@ def _detector():
     return LanguageDetectorBuilder.from_languages(Language.FRENCH, Language.ENGLISH).build()
 
 
+# A capitalised word inside a sentence is a name (Boston, Marty Walsh): it says nothing of the language.
+NAME_INSIDE_SENTENCE = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-ZÀ-Ý][\w’'-]*")
+
+
 def detect_language(text: str) -> str:
     """Return "fr" or "en" for ``text`` (English when nothing tells)."""
     from lingua import Language
 
+    plain = NAME_INSIDE_SENTENCE.sub(" ", text.strip())
     confidences = {
-        value.language: value.value for value in _detector().compute_language_confidence_values(text)
+        value.language: value.value for value in _detector().compute_language_confidence_values(plain or text)
     }
     french = confidences.get(Language.FRENCH, 0.0)
     english = confidences.get(Language.ENGLISH, 0.0)
-    if abs(french - english) < 0.3 and len(text) < 80:
-        # Too close to call on a short text: count function words instead.
-        french += 0.1 * len(FRENCH_MARKERS.findall(text))
-        english += 0.1 * len(ENGLISH_MARKERS.findall(text))
+    if len(plain) < 200:
+        # Short texts: function words weigh in, the statistics alone are unsure.
+        french += 0.2 * len(FRENCH_MARKERS.findall(plain))
+        english += 0.2 * len(ENGLISH_MARKERS.findall(plain))
     return "fr" if french > english else "en"
