@@ -1,0 +1,47 @@
+"""The baseline: LangChain's RAG tutorial pipeline, with the product's embedding and chat models.
+
+RecursiveCharacterTextSplitter (1000 characters, 200 overlap), Chroma
+similarity search (k=4) and the tutorial's prompt; no BM25, no grounding
+checks, no conversation history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from langchain_chroma import Chroma
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.documents import corpus_files, load_file
+from rag.embeddings import make_embeddings
+from rag.llm import make_chat_model
+from rag.settings import Settings
+
+PROMPT = ChatPromptTemplate.from_messages([(
+    "human",
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved context to answer "
+    "the question. If you don't know the answer, just say that you don't know. Use three sentences maximum and "
+    "keep the answer concise.\nQuestion: {question} \nContext: {context} \nAnswer:",
+)])
+
+
+class BaselineRAG:
+    """Index ``corpus_dir`` into a Chroma store in ``data_dir``, then answer with the tutorial chain."""
+
+    def __init__(self, corpus_dir: Path, data_dir: Path, settings: Settings | None = None):
+        settings = settings or Settings()
+        self.store = Chroma(
+            collection_name="baseline", embedding_function=make_embeddings(settings), persist_directory=str(data_dir)
+        )
+        self.chat_model = make_chat_model(settings)
+        documents = [load_file(path, path.relative_to(corpus_dir).as_posix()) for path in corpus_files(corpus_dir)]
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        self.store.add_documents(splitter.split_documents(documents))
+
+    def stream(self, question: str) -> Iterator[str]:
+        passages = self.store.similarity_search(question, k=4)
+        context = "\n\n".join(passage.page_content for passage in passages)
+        for chunk in self.chat_model.stream(PROMPT.invoke({"question": question, "context": context})):
+            yield chunk.content
