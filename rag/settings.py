@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Web UI: uploading and deleting documents needs this password when set;
     # without one they are allowed only while the server listens on localhost.
     admin_password: str | None = None
+    # Answers generated at once (one per in-process llama.cpp model) and questions allowed to wait.
+    ui_concurrency: int = 1
+    ui_queue_size: int = 64
 
     # Limits on input
     max_question_chars: int = 2000

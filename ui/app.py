@@ -101,7 +101,7 @@ def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_opti
     print(f"Index: {library.index().summary()}", flush=True)
     bot.chat_model  # noqa: B018 - load the model now rather than on the first question
     app = build_app(library)
-    app.queue(default_concurrency_limit=1)
+    app.queue(default_concurrency_limit=bot.settings.ui_concurrency, max_size=bot.settings.ui_queue_size)
     app.launch(
         server_name=host,
         server_port=port,
