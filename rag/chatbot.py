@@ -183,10 +183,11 @@ class Chatbot:
             quote, text = grounding.split_reply(reply)
             if text is None:
                 continue
-            if grounding.is_none(text[:4]) or grounding.unsupported_numbers(text, evidence):
+            settled = grounding.without_number_in_progress(text)
+            if grounding.is_none(text[:4]) or grounding.unsupported_numbers(settled, evidence):
                 return None
-            if quote is None and len(text) >= LANGUAGE_CHECK_CHARS and detect_language(text) == language:
-                yield Answer(text, language, answered=True)
+            if quote is None and len(settled) >= LANGUAGE_CHECK_CHARS and detect_language(settled) == language:
+                yield Answer(settled, language, answered=True)
         return reply
 
     def _reply_constraints(self, sources: list[Source]) -> dict:

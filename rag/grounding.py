@@ -122,6 +122,11 @@ def best_sentence(answer: str, passage: str) -> str:
     return max(sentences(passage) or [passage], key=lambda sentence: len(answer_words & content_words(sentence)))
 
 
+def without_number_in_progress(partial: str) -> str:
+    """``partial`` less a number still being written at its end (digits stream one by one)."""
+    return re.sub(r"\d[\d.,\s]*$", "", partial)
+
+
 def unsupported_numbers(answer: str, evidence: str) -> list[str]:
     """Numbers in ``answer`` that appear nowhere in ``evidence`` (passages and question)."""
     known = {re.sub(r"\D", "", number) for number in NUMBER.findall(evidence)}

@@ -50,6 +50,15 @@ def test_numbers_absent_from_the_passages_are_flagged():
     assert grounding.unsupported_numbers("Signé en 2019.", evidence) == ["2019"]
 
 
+def test_a_number_still_streaming_is_not_judged_yet():
+    evidence = "Le centre peut accueillir jusqu'à 400 start-up."
+    partial = "Le centre peut accueillir 4"
+    assert grounding.unsupported_numbers(partial, evidence) == ["4"]
+    assert grounding.unsupported_numbers(grounding.without_number_in_progress(partial), evidence) == []
+    assert grounding.without_number_in_progress("jusqu'à 300 0") == "jusqu'à "
+    assert grounding.without_number_in_progress("400 start-up") == "400 start-up"
+
+
 def test_answers_that_only_say_the_passages_lack_it_are_refusals():
     assert grounding.says_not_in_passages("Le texte ne mentionne pas le budget de l'accord.")
     assert grounding.says_not_in_passages("Le budget n'est pas précisé dans les passages.")
