@@ -1,30 +1,37 @@
 """Reading the corpus folder: one LangChain ``Document`` per file.
 
 Supported: .txt, .md, .html/.htm (article text only), .pdf, .docx. Files in
-sub-folders count; hidden files and unknown extensions are ignored. A file
-that cannot be read is reported as skipped, with the reason, and never stops
-the run.
+sub-folders count; hidden files and unknown extensions are ignored. Text
+files may be UTF-8 or cp1252/latin-1. A file that cannot be read raises
+``UnreadableDocument`` (or the parser's own error) with the reason.
 """
 
 from __future__ import annotations
 
-import logging
+import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.documents import Document
 
 from rag.language import detect_language
 
-log = logging.getLogger(__name__)
-
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
 
-# Tags whose text is never article text.
-HTML_BOILERPLATE = ["script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "iframe", "svg", "button"]
+# Tags whose text is never article text. A <header> counts only outside the
+# article: inside, it holds the headline.
+HTML_BOILERPLATE = [
+    "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "iframe", "svg", "button"
+]
+HTML_BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search"}
+# Class or id of a block around the article: menus, cookie banners, share buttons...
+HTML_BOILERPLATE_NAMES = re.compile(
+    r"(?:^|[-_\s])(?:nav|navbar|menu|breadcrumbs?|cookies?|consent|share|sharing|social|sidebar|newsletter|"
+    r"related|comments?|ads?|advert\w*|promo|footer)(?:$|[-_\s])",
+    re.I,
+)
 # A short first line such as "© visucrea.com" or "Photo : AFP" is a picture credit, not content.
 CREDIT_LINE = re.compile(r"^\s*(©|\(c\)|crédits?\b|credits?\b|photo\s*:)", re.I)
 
@@ -33,58 +40,50 @@ class UnreadableDocument(Exception):
     """A file that exists but holds no usable text."""
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    source: str
-    reason: str
+def is_hidden(relative: Path) -> bool:
+    """A path under a hidden folder, or a hidden file (editors' and systems' own files)."""
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """Supported, non-hidden files under ``corpus_dir``, in a stable order."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"Corpus folder not found: {corpus_dir}")
-    files = []
-    for path in corpus_dir.rglob("*"):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            files.append(path)
-    return sorted(files)
+    return sorted(
+        path
+        for path in corpus_dir.rglob("*")
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and not is_hidden(path.relative_to(corpus_dir)) and path.is_file()
+    )
 
 
-def load_corpus(corpus_dir: Path, max_file_mb: float) -> tuple[list[Document], list[SkippedFile]]:
-    """Load every supported file; unreadable ones are skipped with a warning."""
-    documents, skipped = [], []
-    for path in corpus_files(corpus_dir):
-        source = path.relative_to(corpus_dir).as_posix()
-        try:
-            documents.append(load_file(path, source, max_file_mb))
-        except Exception as error:  # noqa: BLE001 - any broken file must not stop the run
-            reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
-            log.warning("Skipped %s: %s", source, reason)
-            skipped.append(SkippedFile(source, reason))
-    return documents, skipped
+def read_file(path: Path, max_file_mb: float) -> bytes:
+    """The file's bytes; a file over the size limit is refused without being read."""
+    size_mb = path.stat().st_size / 1e6
+    if size_mb > max_file_mb:
+        raise UnreadableDocument(f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit")
+    return path.read_bytes()
 
 
 def load_file(path: Path, source: str, max_file_mb: float = 20.0) -> Document:
     """Read one file into a Document with source, title and language metadata."""
-    size_mb = path.stat().st_size / 1e6
-    if size_mb > max_file_mb:
-        raise UnreadableDocument(f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit")
-    suffix = path.suffix.lower()
+    return parse_document(read_file(path, max_file_mb), path.suffix, source)
+
+
+def parse_document(data: bytes, suffix: str, source: str) -> Document:
+    """A Document from a file's bytes; ``suffix`` picks the format, ``source`` names the file."""
+    suffix = suffix.lower()
     if suffix in HTML_SUFFIXES:
-        title, text = read_html(path)
+        title, text = read_html(data)
     elif suffix == ".pdf":
-        title, text = read_pdf(path)
+        title, text = read_pdf(data)
     elif suffix == ".docx":
-        title, text = read_docx(path)
+        title, text = read_docx(data)
     else:
-        title, text = None, decode_text(path.read_bytes())
+        title, text = None, decode_text(data)
     text = drop_credit_line(normalise_whitespace(text))
     if not text.strip():
         raise UnreadableDocument("no text in file")
-    title = title or first_line_title(text, suffix) or path.stem
+    title = title or first_line_title(text, suffix) or Path(source).stem
     metadata = {"source": source, "title": title, "language": detect_language(text[:2000])}
     return Document(page_content=text, metadata=metadata)
 
@@ -107,13 +106,13 @@ def decode_text(data: bytes) -> str:
     return text
 
 
-def read_html(path: Path) -> tuple[str | None, str]:
+def read_html(data: bytes) -> tuple[str | None, str]:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")
+    soup = BeautifulSoup(decode_text(data), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else None
-    for tag in soup(HTML_BOILERPLATE):
-        tag.decompose()
+    for tag in soup.find_all(_is_html_boilerplate):
+        tag.extract()
     body = soup.find("article") or soup.find("main") or soup.body or soup
     heading = body.find("h1")
     lines = []
@@ -127,19 +126,29 @@ def read_html(path: Path) -> tuple[str | None, str]:
     return title or (heading.get_text(" ", strip=True) if heading else None), text
 
 
-def read_pdf(path: Path) -> tuple[str | None, str]:
+def _is_html_boilerplate(tag) -> bool:
+    """Navigation, banners, footers, scripts: anything around the article rather than in it."""
+    if tag.name in HTML_BOILERPLATE or tag.get("role") in HTML_BOILERPLATE_ROLES:
+        return True
+    if tag.name == "header":
+        return tag.find_parent("article") is None
+    names = " ".join([tag.get("id") or "", *tag.get("class", [])])
+    return bool(HTML_BOILERPLATE_NAMES.search(names)) and tag.find(["article", "main", "h1"]) is None
+
+
+def read_pdf(data: bytes) -> tuple[str | None, str]:
     from pypdf import PdfReader
 
-    reader = PdfReader(path)
+    reader = PdfReader(io.BytesIO(data))
     pages = [page.extract_text() or "" for page in reader.pages]
     title = reader.metadata.title if reader.metadata and reader.metadata.title else None
     return title, "\n\n".join(pages)
 
 
-def read_docx(path: Path) -> tuple[str | None, str]:
+def read_docx(data: bytes) -> tuple[str | None, str]:
     import docx
 
-    document = docx.Document(str(path))
+    document = docx.Document(io.BytesIO(data))
     lines = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()

@@ -1,15 +1,24 @@
 """Incremental indexing: the store follows the corpus folder exactly.
 
-LangChain's indexing API does the bookkeeping: each passage is keyed by a
-sha256 of its content and metadata, so unchanged passages are never embedded
-again, and ``cleanup="full"`` removes passages of edited or deleted files.
-Passages written to Chroma by a run that was killed before it recorded them
-are removed at the start of the next run, so the store always ends equal to
-the records.
+Each run fingerprints every file's bytes; a file whose fingerprint is on
+record is left alone: not parsed, split or embedded. New and changed files
+are parsed, split and handed to LangChain's indexing API, which keys each
+passage by a sha256 of its content and metadata and embeds only the passages
+not stored yet. Its ``scoped_full`` cleanup removes the older passages of
+those files once all their new ones are in; per-batch ("incremental")
+cleanup would instead delete, then embed again, the passages of a document
+spanning several write batches. Passages of deleted files are removed by
+source.
+
+Crash safety: a file is marked pending before its passages change, and its
+fingerprint recorded (or, once deleted, forgotten) only when they all have,
+so the run after a killed one takes every such file up again. Passages a
+killed run wrote but never recorded are removed at the start of the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import threading
@@ -18,16 +27,24 @@ from dataclasses import dataclass, field
 
 from filelock import FileLock
 from langchain_core.indexing import index
+from langchain_core.utils.iter import batch_iterate
 from tqdm import tqdm
 
 from rag.chunking import split_documents
-from rag.documents import SkippedFile, load_corpus
+from rag.documents import UnreadableDocument, corpus_files, parse_document, read_file
 from rag.settings import Settings
-from rag.store import passage_ids_by_source
+from rag.store import FileRecords
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH = 64
+WRITE_BATCH = 256  # passages embedded and written together: larger batches spend less per passage on writes
+DELETE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    source: str
+    reason: str
 
 
 @dataclass
@@ -61,6 +78,7 @@ class Indexer:
         self.settings = settings
         self.store = store
         self.record_manager = record_manager
+        self.files = FileRecords(record_manager)
         self._thread_lock = threading.Lock()
         self._process_lock = FileLock(str(settings.data_dir / "index.lock"))
 
@@ -70,51 +88,90 @@ class Indexer:
 
     def _run(self, progress: bool) -> IndexReport:
         started = time.perf_counter()
-        documents, skipped = load_corpus(self.settings.corpus_dir, self.settings.max_file_mb)
-        passages = split_documents(documents, self.settings.chunk_size, self.settings.chunk_min)
         self._reconcile_records()
-        before = passage_ids_by_source(self.store)
+        recorded = self.files.fingerprints()
+        documents, fingerprints, unchanged, skipped = self._read_files(recorded)
+        report = IndexReport(skipped=skipped)
+        gone = sorted(recorded.keys() - fingerprints.keys() - unchanged)
+        indexed_before = {source for source, fingerprint in recorded.items() if fingerprint != FileRecords.PENDING}
+        report.added = len(fingerprints.keys() - indexed_before)
+        report.updated = len(fingerprints) - report.added
+        report.deleted = len(gone)
+        report.unchanged = len(unchanged)
 
-        stream = tqdm(passages, desc="Indexing", unit="passage", disable=not progress, leave=False)
+        self.files.mark_pending([*fingerprints, *gone])
+        passages = split_documents(documents, self.settings.chunk_size, self.settings.chunk_min)
         result = index(
-            stream,
+            tqdm(passages, desc="Indexing", unit="passage", disable=not progress, leave=False),
             self.record_manager,
             self.store,
-            cleanup="full",
+            cleanup="scoped_full",
             source_id_key="source",
             key_encoder="sha256",
             batch_size=WRITE_BATCH,
         )
-        after = passage_ids_by_source(self.store)
-        report = IndexReport(
-            passages_written=result["num_added"] + result["num_updated"],
-            passages_deleted=result["num_deleted"],
-            skipped=skipped,
-        )
-        for source, ids in after.items():
-            if source not in before:
-                report.added += 1
-            elif before[source] == ids:
-                report.unchanged += 1
-            else:
-                report.updated += 1
-        report.deleted = len(before.keys() - after.keys())
+        report.passages_written = result["num_added"] + result["num_updated"]
+        report.passages_deleted = result["num_deleted"] + self._remove_sources(gone)
+        self.files.record(fingerprints)
+        self.files.forget(gone)
         report.seconds = time.perf_counter() - started
         log.info("Index: %s", report.summary())
         return report
+
+    def _read_files(self, recorded: dict[str, str]):
+        """Documents and fingerprints of the new and changed files; unchanged and unreadable files.
+
+        Every file is read and fingerprinted; only those whose fingerprint is
+        not on record are parsed.
+        """
+        documents, fingerprints, unchanged, skipped = [], {}, set(), []
+        for path in corpus_files(self.settings.corpus_dir):
+            source = path.relative_to(self.settings.corpus_dir).as_posix()
+            try:
+                data = read_file(path, self.settings.max_file_mb)
+                fingerprint = self._fingerprint(data)
+                if recorded.get(source) == fingerprint:
+                    unchanged.add(source)
+                    continue
+                documents.append(parse_document(data, path.suffix, source))
+                fingerprints[source] = fingerprint
+            except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
+                reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
+                log.warning("Skipped %s: %s", source, reason)
+                skipped.append(SkippedFile(source, reason))
+        return documents, fingerprints, unchanged, skipped
+
+    def _fingerprint(self, data: bytes) -> str:
+        """A file's content hash, salted with the settings that shape its passages."""
+        digest = hashlib.sha256(f"{self.settings.chunk_size}/{self.settings.chunk_min}\n".encode())
+        digest.update(data)
+        return digest.hexdigest()
+
+    def _remove_sources(self, sources: list[str]) -> int:
+        """Delete every passage of these files; returns how many there were."""
+        removed = 0
+        for group in batch_iterate(DELETE_BATCH, sources):
+            while keys := self.record_manager.list_keys(group_ids=group, limit=DELETE_BATCH):
+                self.record_manager.delete_keys(keys)
+                self.store.delete(ids=keys)
+                removed += len(keys)
+        return removed
 
     def _reconcile_records(self) -> None:
         """Make the records and the store agree before indexing.
 
         Passages a killed run wrote but never recorded are deleted; records of
-        passages missing from the store (a store wiped by hand) are forgotten,
-        so those passages are written again.
+        passages missing from the store (a store wiped by hand) are forgotten
+        and every file marked pending, so those passages are written again.
         """
         recorded = set(self.record_manager.list_keys())
         stored = set(self.store.get(include=[])["ids"])
         if orphans := sorted(stored - recorded):
             log.warning("Removing %d passages left by an interrupted index run", len(orphans))
-            self.store.delete(ids=orphans)
+            for group in batch_iterate(DELETE_BATCH, orphans):
+                self.store.delete(ids=group)
         if missing := sorted(recorded - stored):
             log.warning("Re-indexing %d passages missing from the store", len(missing))
-            self.record_manager.delete_keys(missing)
+            for group in batch_iterate(DELETE_BATCH, missing):
+                self.record_manager.delete_keys(group)
+            self.files.mark_pending(self.files.fingerprints())

@@ -3,17 +3,24 @@
 Chroma runs embedded in the data folder by default, or as a server when
 ``chroma_host`` is set. Each embedding model gets its own collection, so
 switching models never mixes vectors of different sizes.
+
+Two kinds of records sit in one SQLite file beside the store: LangChain's
+record manager keys every stored passage by a hash of its content, and
+``FileRecords`` keeps a fingerprint of every indexed file, so that files
+which did not change are not even read again.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections.abc import Iterable
 
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from sqlalchemy import Column, MetaData, String, Table, bindparam, delete, select
+from sqlalchemy.dialects.sqlite import insert
 
 from rag.settings import Settings
 
@@ -54,13 +61,53 @@ def open_record_manager(settings: Settings) -> SQLRecordManager:
     return manager
 
 
-def passage_ids_by_source(store: Chroma) -> dict[str, set[str]]:
-    """Ids of the stored passages, grouped by the document they come from."""
-    stored = store.get(include=["metadatas"])
-    by_source: dict[str, set[str]] = defaultdict(set)
-    for passage_id, metadata in zip(stored["ids"], stored["metadatas"]):
-        by_source[(metadata or {}).get("source", "")].add(passage_id)
-    return dict(by_source)
+_FILES = Table(
+    "indexed_file",
+    MetaData(),
+    Column("namespace", String, primary_key=True),
+    Column("source", String, primary_key=True),
+    Column("fingerprint", String, nullable=False),
+)
+
+
+class FileRecords:
+    """The fingerprint of each file whose passages are in the store, by source path.
+
+    Lives in the record manager's database, under its namespace.
+    """
+
+    PENDING = ""  # matches no file: set while a file's passages change, so a killed run leaves it to the next
+
+    def __init__(self, record_manager: SQLRecordManager):
+        self._engine = record_manager.engine
+        self._namespace = record_manager.namespace
+        _FILES.metadata.create_all(self._engine)
+
+    def fingerprints(self) -> dict[str, str]:
+        query = select(_FILES.c.source, _FILES.c.fingerprint).where(_FILES.c.namespace == self._namespace)
+        with self._engine.connect() as connection:
+            return dict(connection.execute(query).all())
+
+    def record(self, fingerprints: dict[str, str]) -> None:
+        if rows := [{"namespace": self._namespace, "source": s, "fingerprint": f} for s, f in fingerprints.items()]:
+            statement = insert(_FILES)
+            statement = statement.on_conflict_do_update(
+                index_elements=[_FILES.c.namespace, _FILES.c.source],
+                set_={"fingerprint": statement.excluded.fingerprint},
+            )
+            with self._engine.begin() as connection:
+                connection.execute(statement, rows)
+
+    def mark_pending(self, sources: Iterable[str]) -> None:
+        self.record(dict.fromkeys(sources, self.PENDING))
+
+    def forget(self, sources: Iterable[str]) -> None:
+        if rows := [{"name": source} for source in sources]:
+            statement = delete(_FILES).where(
+                _FILES.c.namespace == self._namespace, _FILES.c.source == bindparam("name")
+            )
+            with self._engine.begin() as connection:
+                connection.execute(statement, rows)
 
 
 def all_passages(store: Chroma) -> list[Document]:

@@ -1,0 +1,54 @@
+"""Watch mode: re-index the corpus a moment after its documents change.
+
+watchfiles reports the file-system events (inotify, FSEvents, ...). A burst
+of changes, such as a folder copied in or an editor's save, is grouped into
+one index run: the run starts once the folder has been quiet for
+``QUIET_MS``, or ``MAX_WAIT_MS`` after the first change at the latest.
+Changes made during a run are kept and start the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from watchfiles import Change, watch
+
+from rag.documents import SUPPORTED_SUFFIXES, is_hidden
+from rag.indexing import IndexReport
+
+log = logging.getLogger(__name__)
+
+QUIET_MS = 400
+MAX_WAIT_MS = 3000
+
+
+def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, stop_event=None) -> None:
+    """Re-index ``bot``'s corpus whenever a document changes, until Ctrl-C or ``stop_event`` is set.
+
+    Ctrl-C raises ``KeyboardInterrupt``; a run it cuts short is finished by the next one.
+    """
+    corpus = bot.settings.corpus_dir.resolve()
+    document_changes = watch(
+        corpus, watch_filter=DocumentFilter(corpus), debounce=MAX_WAIT_MS, step=QUIET_MS, stop_event=stop_event
+    )
+    for changes in document_changes:
+        log.info("%d changes in %s", len(changes), corpus)
+        report = bot.index()
+        if on_report:
+            on_report(report)
+
+
+class DocumentFilter:
+    """Keeps changes to documents and folders; ignores hidden files and unknown extensions."""
+
+    def __init__(self, corpus: Path):
+        self.corpus = corpus
+
+    def __call__(self, change: Change, path: str) -> bool:
+        changed = Path(path)
+        if is_hidden(changed.relative_to(self.corpus)):
+            return False
+        # A deleted or moved-away path may have been a folder of documents.
+        return changed.suffix.lower() in SUPPORTED_SUFFIXES or not changed.is_file()

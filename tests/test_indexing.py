@@ -1,0 +1,328 @@
+"""Incremental indexing against a real Chroma store and the real embedding model.
+
+The store is checked against the corpus on disk: every file's current
+passages present exactly once, none of a deleted or older version.
+"""
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from rag import Chatbot, indexing
+from rag.chunking import split_documents
+from rag.documents import corpus_files, load_file
+from rag.embeddings import make_embeddings
+from rag.settings import Settings
+from rag.store import all_passages
+from rag.watch import watch_corpus
+
+ACCORD_QUESTION = "Qui a signé l'accord entre Lyon et Boston ?"
+
+
+class CountingEmbeddings(Embeddings):
+    """The real embedding model, counting the passages it embeds."""
+
+    def __init__(self, model: Embeddings):
+        self.model = model
+        self.passages = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.passages += len(texts)
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+
+@pytest.fixture(scope="module")
+def embeddings():
+    return CountingEmbeddings(make_embeddings(Settings()))
+
+
+def make_bot(corpus, data_dir, embeddings) -> Chatbot:
+    """A chatbot over ``corpus`` whose embedding calls are counted."""
+    bot = Chatbot(corpus_dir=corpus, data_dir=data_dir)
+    bot.embeddings = embeddings
+    return bot
+
+
+def stored(bot: Chatbot) -> list[tuple[str, int, str]]:
+    """(source, position, text) of every passage in the store, duplicates included."""
+    return sorted((p.metadata["source"], p.metadata["chunk"], p.page_content) for p in all_passages(bot.store))
+
+
+def on_disk(bot: Chatbot) -> list[tuple[str, int, str]]:
+    """(source, position, text) of the passages of the readable files in the corpus now."""
+    corpus, settings = bot.settings.corpus_dir, bot.settings
+    documents = []
+    for path in corpus_files(corpus):
+        try:
+            documents.append(load_file(path, path.relative_to(corpus).as_posix(), settings.max_file_mb))
+        except Exception:  # noqa: BLE001 - unreadable files have no passages
+            continue
+    passages = split_documents(documents, settings.chunk_size, settings.chunk_min)
+    return sorted((p.metadata["source"], p.metadata["chunk"], p.page_content) for p in passages)
+
+
+def counts(report) -> tuple[int, int, int, int]:
+    return report.added, report.updated, report.deleted, report.unchanged
+
+
+def test_new_markdown_and_html_are_answerable_and_never_embedded_twice(corpus, tmp_path, embeddings):
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    (corpus / "transport").mkdir()
+    (corpus / "transport" / "tram.md").write_text(
+        "# Ligne de tramway T9\n\nLa nouvelle ligne de tramway T9 reliera Vaulx-en-Velin à Villeurbanne "
+        "en 2026. Elle comptera 14 stations sur 6,8 kilomètres et transportera 30 000 voyageurs par jour.\n",
+        encoding="utf-8",
+    )
+    (corpus / "bridge.html").write_text(
+        "<html><head><title>Harbour bridge reopens</title><script>var ad = 'buy now';</script></head><body>"
+        "<nav><a href='/'>Home</a> | <a href='/sport'>Sport</a></nav><article><h1>Harbour bridge reopens</h1>"
+        "<p>The harbour bridge in Portsmouth reopened on Monday after 14 months of repairs costing 31 million "
+        "pounds.</p></article><footer>Subscribe to our newsletter</footer></body></html>",
+        encoding="utf-8",
+    )
+
+    report = bot.index()
+
+    assert counts(report) == (2, 0, 0, 1)
+    tram = bot.retrieve("Combien de stations comptera la ligne de tramway T9 ?")[0]
+    bridge = bot.retrieve("How much did the harbour bridge repairs cost?")[0]
+    assert (tram.document, tram.title, tram.language) == ("transport/tram.md", "Ligne de tramway T9", "fr")
+    assert "14 stations" in tram.text
+    assert (bridge.document, bridge.title, bridge.language) == ("bridge.html", "Harbour bridge reopens", "en")
+    assert "31 million" in bridge.text and "newsletter" not in bridge.text and "Sport" not in bridge.text
+    assert stored(bot) == on_disk(bot)
+
+    os.utime(corpus / "transport" / "tram.md")  # touched, same content
+    embedded = embeddings.passages
+    again = bot.index()
+
+    assert counts(again) == (0, 0, 0, 3)
+    assert again.passages_written == again.passages_deleted == 0
+    assert embeddings.passages == embedded
+    assert stored(bot) == on_disk(bot)
+
+
+def test_an_edited_number_replaces_the_old_one(corpus, tmp_path, embeddings):
+    budget = corpus / "budget.txt"
+    text = (
+        "Budget municipal\n\nLe conseil municipal de Villeurbanne a voté un budget de {} millions d'euros "
+        "pour 2025, dont une part importante consacrée à la rénovation des écoles et des gymnases.\n"
+    )
+    budget.write_text(text.format(412), encoding="utf-8")
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+
+    budget.write_text(text.format(437), encoding="utf-8")
+    report = bot.index()
+
+    assert counts(report) == (0, 1, 0, 1)
+    assert report.passages_written == 1 and report.passages_deleted == 1
+    found = bot.retrieve("Quel budget le conseil municipal de Villeurbanne a-t-il voté ?")
+    assert found[0].document == "budget.txt" and "437 millions" in found[0].text
+    assert not any("412" in text for _, _, text in stored(bot))
+    assert stored(bot) == on_disk(bot)
+
+
+def test_a_deleted_file_leaves_the_store_and_the_answers(corpus, tmp_path, embeddings):
+    museum = corpus / "archives" / "musee.md"
+    museum.parent.mkdir()
+    museum.write_text(
+        "# Musée des Confluences\n\nLe musée des Confluences a accueilli 712 000 visiteurs en 2024, "
+        "un record depuis son ouverture, grâce à l'exposition consacrée aux dinosaures.\n",
+        encoding="utf-8",
+    )
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    question = "Combien de visiteurs le musée des Confluences a-t-il accueillis ?"
+    assert bot.retrieve(question)[0].document == "archives/musee.md"
+
+    museum.unlink()
+    report = bot.index()
+
+    assert counts(report) == (0, 0, 1, 1)
+    assert report.passages_deleted == 1
+    assert "archives/musee.md" not in {source for source, _, _ in stored(bot)}
+    assert "archives/musee.md" not in {source.document for source in bot.retrieve(question)}
+    assert stored(bot) == on_disk(bot)
+
+
+def test_a_document_spanning_several_write_batches_is_never_rewritten(corpus, tmp_path, embeddings, monkeypatch):
+    monkeypatch.setattr(indexing, "WRITE_BATCH", 32)
+    paragraphs = [
+        f"Séance {n} du conseil : les élus ont examiné le dossier numéro {n} consacré à la voirie "
+        f"du quartier {n}, puis voté à l'unanimité une subvention de {1000 + n} euros pour l'association de quartier."
+        for n in range(3 * indexing.WRITE_BATCH)
+    ]
+    minutes = corpus / "proces-verbaux.txt"
+    minutes.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    assert sum(source == "proces-verbaux.txt" for source, _, _ in stored(bot)) > 2 * indexing.WRITE_BATCH
+    assert stored(bot) == on_disk(bot)
+
+    embedded = embeddings.passages
+    unchanged = bot.index()
+    assert (unchanged.passages_written, embeddings.passages) == (0, embedded)
+    assert stored(bot) == on_disk(bot)
+
+    # The last passage changes; those of the first batches are the same as before.
+    paragraphs[-1] = paragraphs[-1].replace("euros", "euros (montant révisé)")
+    minutes.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    edited = bot.index()
+
+    assert counts(edited) == (0, 1, 0, 1)
+    assert (edited.passages_written, edited.passages_deleted) == (1, 1)
+    assert embeddings.passages == embedded + 1
+    assert stored(bot) == on_disk(bot)
+
+
+def test_bad_files_are_skipped_with_a_warning_and_the_rest_is_indexed(corpus, tmp_path, embeddings, caplog):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "binary.md").write_bytes(os.urandom(4096))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\n" + os.urandom(2000))
+    (corpus / "broken.docx").write_bytes(b"PK\x03\x04" + os.urandom(2000))
+    with (corpus / "huge.txt").open("wb") as out:
+        out.truncate(50_000_000)
+    legacy = "Compte rendu\n\nLe député a évoqué l’été à Besançon : l’œuvre coûtera 12 € par élève, a-t-il dit.\n"
+    (corpus / "legacy-cp1252.txt").write_bytes(legacy.encode("cp1252"))
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+
+    with caplog.at_level(logging.WARNING, logger="rag.indexing"):
+        report = bot.index()
+
+    bad = {"empty.txt", "binary.md", "broken.pdf", "broken.docx", "huge.txt"}
+    assert {skipped.source for skipped in report.skipped} == bad
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    assert all(f"Skipped {name}" in warned for name in bad)
+    assert counts(report) == (2, 0, 0, 0)
+    assert bot.retrieve(ACCORD_QUESTION)[0].document == "lyon-boston-accord.txt"
+    assert "l’œuvre coûtera 12 € par élève" in bot.retrieve("Combien coûtera l'œuvre par élève ?")[0].text
+    assert stored(bot) == on_disk(bot)
+
+    # A document that turns bad loses its passages: the store never serves a file no longer readable.
+    (corpus / "legacy-cp1252.txt").write_bytes(b"")
+    report = bot.index()
+    assert counts(report) == (0, 0, 1, 1) and len(report.skipped) == 6
+    assert stored(bot) == on_disk(bot)
+
+
+def test_a_progress_bar_shows_when_asked(corpus, tmp_path, embeddings, capsys):
+    make_bot(corpus, tmp_path / "data", embeddings).index(progress=True)
+
+    assert "Indexing" in capsys.readouterr().err
+
+
+def test_passages_left_by_a_killed_run_or_lost_from_the_store_are_repaired(corpus, tmp_path, embeddings):
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    # Written to Chroma but never recorded, as when a run is killed between the two.
+    bot.store.add_texts(["Un passage d'une version abandonnée."], metadatas=[{"source": "old.txt", "chunk": 0}])
+    bot.index()
+    assert stored(bot) == on_disk(bot)
+
+    # Passages lost from the store although recorded, as when it is emptied by hand.
+    bot.store.delete(ids=bot.store.get(include=[])["ids"])
+    report = bot.index()
+    assert report.passages_written == len(on_disk(bot))
+    assert stored(bot) == on_disk(bot)
+
+
+def test_questions_get_answers_while_an_index_run_is_in_progress(corpus, tmp_path, embeddings):
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    for n in range(200):
+        (corpus / f"brief-{n}.txt").write_text(
+            f"Brève {n}\n\nLa commune numéro {n} a inauguré une médiathèque de {n + 200} mètres carrés.\n\n"
+            f"Le maire a rappelé que le chantier avait duré {n + 3} mois et coûté {n + 2} millions d'euros.",
+            encoding="utf-8",
+        )
+    errors, answers = [], []
+
+    def index_in_background():
+        try:
+            bot.index()
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    run = threading.Thread(target=index_in_background)
+
+    run.start()
+    try:
+        while run.is_alive():
+            answers.append(bot.retrieve(ACCORD_QUESTION))
+    finally:
+        run.join()
+
+    assert not errors
+    assert len(answers) >= 2
+    assert all(sources and sources[0].document == "lyon-boston-accord.txt" for sources in answers)
+    assert stored(bot) == on_disk(bot)
+
+
+def test_watch_mode_follows_files_created_edited_moved_and_deleted(corpus, tmp_path, embeddings):
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    reports, stop = queue.Queue(), threading.Event()
+    watcher = threading.Thread(target=watch_corpus, args=(bot,), kwargs={"on_report": reports.put, "stop_event": stop})
+    watcher.start()
+    time.sleep(1)  # the watcher is up
+    text = "Piscine {}\n\nLa piscine municipale {} rouvrira le {} juin après deux ans de travaux de rénovation."
+    try:
+        # A burst of changes, one of them in a new sub-folder, makes one run.
+        (corpus / "sport").mkdir()
+        for name in ["sport/gerland.txt", "vaise.txt", "bron.txt"]:
+            (corpus / name).write_text(text.format(name, name, 12), encoding="utf-8")
+        (corpus / "notes.xyz").write_text("not a document")
+        assert counts(reports.get(timeout=15)) == (3, 0, 0, 1)
+        assert stored(bot) == on_disk(bot)
+
+        (corpus / "vaise.txt").write_text(text.format("vaise", "de Vaise", 27), encoding="utf-8")
+        assert counts(reports.get(timeout=15)) == (0, 1, 0, 3)
+        assert "27 juin" in bot.retrieve("Quand la piscine de Vaise rouvrira-t-elle ?")[0].text
+
+        (corpus / "bron.txt").rename(corpus / "sport" / "bron.txt")
+        assert counts(reports.get(timeout=15)) == (1, 0, 1, 3)
+
+        (corpus / "vaise.txt").unlink()
+        assert counts(reports.get(timeout=15)) == (0, 0, 1, 3)
+        assert stored(bot) == on_disk(bot)
+
+        # Editors' hidden files and other file types start no run.
+        (corpus / ".gerland.txt.swp").write_text("draft")
+        (corpus / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+        with pytest.raises(queue.Empty):
+            reports.get(timeout=3)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
+
+
+def test_rag_index_watch_prints_a_line_per_run_and_stops_cleanly_on_ctrl_c(corpus, tmp_path):
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "rag.cli", "index", "--watch", "--corpus", str(corpus), "--data", str(data)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    try:
+        assert lines.get(timeout=120).startswith("1 added, 0 updated, 0 deleted, 0 unchanged documents")
+        time.sleep(1)  # the watcher is up
+        (corpus / "noel.md").write_text("# Marché de Noël\n\nIl ouvrira le 25 novembre.", encoding="utf-8")
+        assert lines.get(timeout=30).startswith("1 added, 0 updated, 0 deleted, 1 unchanged documents")
+    finally:
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=30)
+    assert returncode == 130
+    assert "Traceback" not in process.stderr.read()
