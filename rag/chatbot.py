@@ -18,7 +18,7 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 # Characters of answer held back before streaming starts, to check its language first.
-LANGUAGE_CHECK_CHARS = 40
+LANGUAGE_CHECK_CHARS = 16
 # Shorter answers (a bare name) are rewritten as a sentence, whose language can be told.
 MIN_ANSWER_WORDS = 4
 
@@ -92,7 +92,8 @@ class Chatbot:
         """Bring the store in line with the corpus folder; only changed files are embedded."""
         report = self.indexer.run(progress=progress)
         self._index_checked = True
-        self.retriever.refresh()
+        if report.passages_written or report.passages_deleted:
+            self.retriever.refresh()
         return report
 
     def documents(self) -> list[IndexedDocument]:
