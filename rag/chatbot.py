@@ -14,6 +14,7 @@ from rag.indexing import Indexer, IndexReport
 from rag.language import detect_language
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
+from rag.store import get_all
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class Chatbot:
     def documents(self) -> list[IndexedDocument]:
         """The indexed documents, with their passage counts, sorted by path."""
         by_source: dict[str, IndexedDocument] = {}
-        stored = self.store.get(include=["metadatas"])
+        stored = get_all(self.store, ["metadatas"])
         for metadata in stored["metadatas"]:
             metadata = metadata or {}
             source = metadata.get("source", "")

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from rag.chunking import split_documents
 from rag.documents import UnreadableDocument, corpus_files, parse_document, read_file
 from rag.settings import Settings
-from rag.store import FileRecords
+from rag.store import FileRecords, get_all
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Indexer:
         and every file marked pending, so those passages are written again.
         """
         recorded = set(self.record_manager.list_keys())
-        stored = set(self.store.get(include=[])["ids"])
+        stored = set(get_all(self.store, [])["ids"])
         if orphans := sorted(stored - recorded):
             log.warning("Removing %d passages left by an interrupted index run", len(orphans))
             for group in batch_iterate(DELETE_BATCH, orphans):

@@ -110,9 +110,23 @@ class FileRecords:
                 connection.execute(statement, rows)
 
 
+READ_PAGE = 5000  # Chroma turns one get() into an SQL query with a variable per row: read in pages
+
+
+def get_all(store: Chroma, include: list[str]) -> dict[str, list]:
+    """Ids (and ``include``d fields) of every stored passage, read page by page."""
+    merged: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+    while True:
+        page = store.get(include=include, limit=READ_PAGE, offset=len(merged["ids"]))
+        for field in merged:
+            merged[field].extend(page[field])
+        if len(page["ids"]) < READ_PAGE:
+            return merged
+
+
 def all_passages(store: Chroma) -> list[Document]:
     """Every stored passage, with its id and metadata."""
-    stored = store.get(include=["documents", "metadatas"])
+    stored = get_all(store, ["documents", "metadatas"])
     return [
         Document(id=passage_id, page_content=text, metadata=metadata or {})
         for passage_id, text, metadata in zip(stored["ids"], stored["documents"], stored["metadatas"])
