@@ -82,6 +82,11 @@ class Settings(BaseSettings):
             raise ValueError("must be positive")
         return value
 
+    @field_validator("embedding_model", "llm_model", mode="before")
+    @classmethod
+    def _path_as_text(cls, value):
+        return str(value) if isinstance(value, Path) else value
+
     @classmethod
     def settings_customise_sources(
         cls,
