@@ -164,7 +164,7 @@ class Chatbot:
         evidence = "\n".join([question, *(s.text for s in sources), *(q + " " + a for q, a in history)])
         messages = prompts.answer_messages([s.text for s in sources], question, language, history)
         reply = yield from self._stream_reply(messages, sources, language, evidence)
-        final = self._checked_answer(reply, sources, language, evidence) if reply else None
+        final = self._checked_answer(question, reply, sources, language, evidence) if reply else None
         if final is None:
             final = refusal
         elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
@@ -199,7 +199,7 @@ class Chatbot:
         return {}
 
     @staticmethod
-    def _checked_answer(reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
+    def _checked_answer(question: str, reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
         """The model's reply as an answer citing its best passage, or None if it is not grounded."""
         quote, text = grounding.split_reply(reply)
         if grounding.is_none(text) or grounding.says_not_in_passages(text):
@@ -212,6 +212,10 @@ class Chatbot:
             log.info("Refused: quote not found in the passages: %r", quote)
             return None
         best = grounding.supporting_passage(text, quote, passages)
+        cited_document = "\n".join(s.text for s in sources if s.document == sources[best].document)
+        if missing := grounding.names_missing_from(question, cited_document, "\n".join(passages)):
+            log.info("Refused: the cited document never mentions %s", missing)
+            return None
         if grounding.find_quote(quote, [passages[best]]) is None:
             quote = grounding.best_sentence(text, passages[best])
         cited = [sources[best], *sources[:best], *sources[best + 1 :]]

@@ -122,6 +122,20 @@ def best_sentence(answer: str, passage: str) -> str:
     return max(sentences(passage) or [passage], key=lambda sentence: len(answer_words & content_words(sentence)))
 
 
+NAME = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-ZÀ-Ý][\w’'-]*")
+
+
+def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
+    """Names in ``question`` that the retrieved passages know but the cited document never mentions.
+
+    "The budget of the Lyon–Boston accord" answered from a budget note that never
+    mentions Boston is an answer about something else.
+    """
+    known, cited_words = set(words(retrieved)), set(words(cited))
+    names = {word for name in NAME.findall(question.strip()) for word in words(name) if len(word) > 2}
+    return sorted(name for name in names if name in known and name not in cited_words)
+
+
 def without_number_in_progress(partial: str) -> str:
     """``partial`` less a number still being written at its end (digits stream one by one)."""
     return re.sub(r"\d[\d.,\s]*$", "", partial)

@@ -59,6 +59,16 @@ def test_a_number_still_streaming_is_not_judged_yet():
     assert grounding.without_number_in_progress("400 start-up") == "400 start-up"
 
 
+def test_a_document_that_never_names_what_the_question_names_is_not_an_answer():
+    budget_note = "Le budget 2024 de la Métropole de Lyon est de 4,1 milliards d'euros."
+    retrieved = budget_note + "\n" + PASSAGES[1]
+    question = "Quel est le budget de l'accord entre Lyon et Boston ?"
+    assert grounding.names_missing_from(question, budget_note, retrieved) == ["boston"]
+    assert grounding.names_missing_from(question, PASSAGES[1] + " Lyon", retrieved) == []
+    # a name no passage knows (a translation, a typo) proves nothing either way
+    assert grounding.names_missing_from("Who leads the Greater Lyon Metropolis?", budget_note, retrieved) == []
+
+
 def test_answers_that_only_say_the_passages_lack_it_are_refusals():
     assert grounding.says_not_in_passages("Le texte ne mentionne pas le budget de l'accord.")
     assert grounding.says_not_in_passages("Le budget n'est pas précisé dans les passages.")
