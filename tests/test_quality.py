@@ -22,7 +22,7 @@ ARTIFACTS = REPO / "test-artifacts"
 # the question's language. Each run saves its full report in test-artifacts/.
 FLOORS = {
     "dev-set": {"answerable_correct": 0.66, "unanswerable_refused": 1.0, "language_match": 0.9},
-    "distractor-set": {"answerable_correct": 0.5, "unanswerable_refused": 0.33, "language_match": 0.9},
+    "distractor-set": {"answerable_correct": 0.6, "unanswerable_refused": 0.5, "language_match": 0.9},
 }
 
 
