@@ -2,12 +2,12 @@
 and what the chat shows for bad input, failures and hostile documents."""
 
 import shutil
-import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from local_server import free_port
 
 from rag import Answer, Chatbot, Source
 from ui.app import serve
@@ -17,12 +17,6 @@ from ui.documents import Library
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "correct horse battery staple"
 HOSTILE = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 1"> **bold** [link](javascript:alert(1))'
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make_bot(folder: Path, **overrides) -> Chatbot:
