@@ -11,11 +11,10 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
-QUOTE_TAG = "QUOTE:"
-ANSWER_TAG = "ANSWER:"
-NONE_MARK = "NONE"
-MIN_QUOTE_MATCH = 0.8
-MAX_ANSWER_CHARS = 400  # share of the quote's words found in order in one passage
+from rag.language import NAME_INSIDE_SENTENCE
+
+MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
+MAX_ANSWER_CHARS = 400
 
 REFUSALS = {
     "fr": "Les documents ne le disent pas : je ne trouve pas cette information dans le corpus.",
@@ -122,9 +121,6 @@ def best_sentence(answer: str, passage: str) -> str:
     return max(sentences(passage) or [passage], key=lambda sentence: len(answer_words & content_words(sentence)))
 
 
-NAME = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-ZÀ-Ý][\w’'-]*")
-
-
 def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     """Names in ``question`` that the retrieved passages know but the cited document never mentions.
 
@@ -132,7 +128,7 @@ def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     mentions Boston is an answer about something else.
     """
     known, cited_words = set(words(retrieved)), set(words(cited))
-    names = {word for name in NAME.findall(question.strip()) for word in words(name) if len(word) > 2}
+    names = {word for name in NAME_INSIDE_SENTENCE.findall(question.strip()) for word in words(name) if len(word) > 2}
     return sorted(name for name in names if name in known and name not in cited_words)
 
 
