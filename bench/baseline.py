@@ -7,6 +7,7 @@ checks, no conversation history.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,13 @@ from langchain_chroma import Chroma
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.chatbot import Answer
 from rag.documents import corpus_files, load_file
 from rag.embeddings import make_embeddings
+from rag.grounding import says_not_in_passages
+from rag.language import detect_language
 from rag.llm import make_chat_model
+from rag.retrieval import Source
 from rag.settings import Settings
 
 PROMPT = ChatPromptTemplate.from_messages([(
@@ -40,8 +45,22 @@ class BaselineRAG:
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         self.store.add_documents(splitter.split_documents(documents))
 
+    def _prompt(self, question: str):
+        self.passages = self.store.similarity_search(question, k=4)
+        context = "\n\n".join(passage.page_content for passage in self.passages)
+        return PROMPT.invoke({"question": question, "context": context})
+
     def stream(self, question: str) -> Iterator[str]:
-        passages = self.store.similarity_search(question, k=4)
-        context = "\n\n".join(passage.page_content for passage in passages)
-        for chunk in self.chat_model.stream(PROMPT.invoke({"question": question, "context": context})):
+        for chunk in self.chat_model.stream(self._prompt(question)):
             yield chunk.content
+
+    def ask(self, question: str, history=None) -> Answer:
+        """The tutorial chain's answer, shaped like the product's for ``rag.evaluation`` (history is ignored).
+
+        The tutorial has no refusal signal: an answer that says it does not know counts as a refusal.
+        """
+        started = time.perf_counter()
+        text = self.chat_model.invoke(self._prompt(question)).content.strip()
+        sources = [Source.from_document(passage, 0.0) for passage in self.passages]
+        answered = not says_not_in_passages(text)
+        return Answer(text, detect_language(question), answered, sources, seconds=time.perf_counter() - started)

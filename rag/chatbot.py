@@ -168,7 +168,7 @@ class Chatbot:
         if final is None:
             final = refusal
         elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
-            final.text = self._rewrite(question, final.text, language, evidence)
+            final.text = self._rewrite(messages, reply, final.text, language, evidence)
         final.seconds = time.perf_counter() - started
         yield final
 
@@ -221,12 +221,13 @@ class Chatbot:
         cited = [sources[best], *sources[:best], *sources[best + 1 :]]
         return Answer(text, language, answered=True, sources=cited, quote=quote)
 
-    def _rewrite(self, question: str, text: str, language: str, evidence: str) -> str:
+    def _rewrite(self, messages, reply: str, text: str, language: str, evidence: str) -> str:
         """A bare or wrong-language answer as a sentence in ``language``; kept as is if the rewrite invents."""
-        rewritten = self.chat_model.invoke(prompts.rewrite_messages(question, text, language)).content.strip()
-        if not rewritten or grounding.unsupported_numbers(rewritten, evidence + "\n" + text):
+        rewritten = self.chat_model.invoke(prompts.rewrite_messages(messages, reply, language)).content
+        rewritten = (grounding.split_reply(rewritten)[1] or rewritten).strip().splitlines()
+        if not rewritten or grounding.unsupported_numbers(rewritten[0], evidence + "\n" + text):
             return text
-        return rewritten.splitlines()[0]
+        return rewritten[0]
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

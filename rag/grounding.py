@@ -90,7 +90,8 @@ NOT_IN_PASSAGES = re.compile(
     r"(ne|n')\s*(le |l')?(mentionne|précise|indique|dit|donne|parle|contient|fournit)\w*\s+(pas|aucun)"
     r"|n'est pas (mentionn|précis|indiqu|spécifi)|aucune (information|mention)|pas d'information"
     r"|\b(not|never) (mentioned|specified|stated|provided|given|say|said|mention|specify|state|contain)"
-    r"|\bno (information|mention)\b|\b(does|do|did)n't (say|mention|specify|state)",
+    r"|\bno (information|mention)\b|\b(does|do|did)n't (say|mention|specify|state)"
+    r"|\b(do not|don't) know\b|\bne (le )?sais pas\b",
     re.I,
 )
 

@@ -88,10 +88,15 @@ def answer_messages(
     return messages
 
 
-def rewrite_messages(question: str, answer: str, language: str) -> list[BaseMessage]:
-    """Ask for ``answer`` as one complete sentence in ``language``, facts unchanged."""
+def rewrite_messages(conversation: list[BaseMessage], reply: str, language: str) -> list[BaseMessage]:
+    """The answering conversation, continued: restate the answer as one complete sentence in ``language``.
+
+    Continuing the same conversation lets llama.cpp reuse its cached state for
+    all of it (only the request is read), and the model still sees the passages.
+    """
     name = LANGUAGE_NAMES[language]
-    return [
-        SystemMessage(f"You rewrite short answers as one complete {name} sentence. Keep every fact; add nothing."),
-        HumanMessage(f"Question: {question}\nAnswer: {answer}\nThe answer as one complete sentence in {name}:"),
-    ]
+    request = (
+        f"Write your answer again as one complete sentence in {name}, translating every word into {name}. "
+        "Keep every fact; add nothing. Reply with that sentence only."
+    )
+    return [*conversation, AIMessage(reply), HumanMessage(request)]
