@@ -1,9 +1,11 @@
 """Answer latency, product against baseline: time to first token and whole-answer time.
 
 Both pipelines run side by side in one process over the same corpus, with the
-same embedding and chat model (loaded once, shared). Each question is asked of
-the product (``Chatbot.stream``) then of the baseline (bench/baseline.py); one
-warm-up question each is not counted. The baseline ignores ``history``.
+same embedding and chat model (loaded once, shared). The product
+(``Chatbot.stream``) answers every question, then the baseline
+(bench/baseline.py) does, as a server running only that pipeline would: each
+keeps llama.cpp's cached state for its fixed prompt prefix from one question to
+the next. One warm-up question each is not counted. The baseline ignores ``history``.
 
     .venv/bin/python bench/bench_answers.py --limit 6
     RAG_LLM_MODEL=qwen2.5-coder-0.5b .venv/bin/python bench/bench_answers.py
@@ -48,15 +50,16 @@ def main() -> None:
         bot = Chatbot(corpus_dir=args.corpus, data_dir=Path(data) / "product")
         bot.index()
         baseline = BaselineRAG(args.corpus, Path(data) / "baseline", bot.settings)
-        timed(bot.stream(questions[0]["q"]))
-        timed(baseline.stream(questions[0]["q"]))
-
-        results = {"product": ([], []), "baseline": ([], [])}
+        pipelines = {
+            "product": lambda question, history: bot.stream(question, history),
+            "baseline": lambda question, history: baseline.stream(question),
+        }
+        results = {name: ([], []) for name in pipelines}
         loads = [load_average()]
-        for question in questions:
-            history = [tuple(pair) for pair in question.get("history", [])]
-            for name, pieces in (("product", bot.stream(question["q"], history)), ("baseline", baseline.stream(question["q"]))):
-                first, total, text = timed(pieces)
+        for name, ask in pipelines.items():
+            timed(ask(questions[0]["q"], []))
+            for question in questions:
+                first, total, text = timed(ask(question["q"], [tuple(pair) for pair in question.get("history", [])]))
                 results[name][0].append(first)
                 results[name][1].append(total)
                 if args.verbose:

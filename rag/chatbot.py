@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from rag import grounding, prompts
 from rag.indexing import Indexer, IndexReport
-from rag.language import detect_language
+from rag.language import detect_language, foreign_words
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
 from rag.store import get_all
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 LANGUAGE_CHECK_CHARS = 16
 # Shorter answers (a bare name) are rewritten as a sentence, whose language can be told.
 MIN_ANSWER_WORDS = 4
+# An answer with this many words from the prompt's worked examples (and not from the passages) copied an example.
+MAX_BORROWED_WORDS = 3
+# Share of an answer's content words allowed to be in no passage, when all are in the same language.
+MAX_UNSUPPORTED_SHARE = 0.5
+# A translation of one word longer than this is an explanation, not a translation.
+MAX_TRANSLATION_WORDS = 3
 
 
 @dataclass
@@ -165,10 +172,17 @@ class Chatbot:
         messages = prompts.answer_messages([s.text for s in sources], question, language, history)
         reply = yield from self._stream_reply(messages, sources, language, evidence)
         final = self._checked_answer(question, reply, sources, language, evidence) if reply else None
+        if final is not None and (
+            grounding.copies_passage(final.text, [s.text for s in sources])
+            or grounding.missing_answer_type(question, final.text)
+        ):
+            final = self._answer_again(messages, reply, question, final, evidence)
         if final is None:
             final = refusal
         elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
             final.text = self._rewrite(messages, reply, final.text, language, evidence)
+        elif untranslated := self._untranslated(final.text, language, question, sources):
+            final.text = self._translate_words(messages, reply, final.text, untranslated, language)
         final.seconds = time.perf_counter() - started
         yield final
 
@@ -199,13 +213,25 @@ class Chatbot:
         return {}
 
     @staticmethod
-    def _checked_answer(question: str, reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
+    def _ungrounded(text: str | None, language: str, evidence: str, sources: list[Source]) -> str | None:
+        """Why answer ``text`` cannot be given (a refusal, invented content), or None if nothing is wrong."""
+        if grounding.is_none(text) or grounding.says_not_in_passages(text):
+            return "no answer in the passages"
+        if numbers := grounding.unsupported_numbers(text, evidence):
+            return f"numbers {numbers} are in no passage"
+        if len(borrowed := grounding.borrowed_words(text, prompts.EXAMPLES_TEXT, evidence)) >= MAX_BORROWED_WORDS:
+            return f"words {borrowed} come from the worked examples"
+        unsupported = grounding.unsupported_words(text, evidence)
+        same_language = all(source.language == language for source in sources)
+        if same_language and len(unsupported) > MAX_UNSUPPORTED_SHARE * len(grounding.content_words(text)):
+            return f"words {unsupported} are in no passage"
+        return None
+
+    def _checked_answer(self, question: str, reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
         """The model's reply as an answer citing its best passage, or None if it is not grounded."""
         quote, text = grounding.split_reply(reply)
-        if grounding.is_none(text) or grounding.says_not_in_passages(text):
-            return None
-        if numbers := grounding.unsupported_numbers(text, evidence):
-            log.info("Refused: numbers %s are in no passage: %r", numbers, text)
+        if problem := self._ungrounded(text, language, evidence, sources):
+            log.info("Refused: %s: %r", problem, text)
             return None
         passages = [s.text for s in sources]
         if grounding.is_none(quote) or grounding.find_quote(quote, passages) is None:
@@ -221,13 +247,47 @@ class Chatbot:
         cited = [sources[best], *sources[:best], *sources[best + 1 :]]
         return Answer(text, language, answered=True, sources=cited, quote=quote)
 
+    @staticmethod
+    def _untranslated(text: str, language: str, question: str, sources: list[Source]) -> list[str]:
+        """Words of ``text`` copied untranslated from passages in the other language (and not from the question)."""
+        other_language_passages = "\n".join(s.text for s in sources if s.language and s.language != language)
+        return sorted(set(foreign_words(text, language, other_language_passages)) - set(question.lower().split()))
+
+    def _follow_up(self, messages, reply: str, request: str) -> str:
+        """The first line of the model's answer to ``request``, asked after its ``reply``."""
+        answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request)).content
+        lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
+        return lines[0].strip() if lines else ""
+
+    def _answer_again(self, messages, reply: str, question: str, first: Answer, evidence: str) -> Answer | None:
+        """One more try when the reply copied a passage or lacks what the question asks for (a number, a date)."""
+        expected = grounding.missing_answer_type(question, first.text)
+        text = self._follow_up(messages, reply, prompts.answer_again_request(question, first.language, expected))
+        problem = self._ungrounded(text, first.language, evidence, first.sources)
+        if not problem and grounding.missing_answer_type(question, text):
+            problem = f"still not {expected}"
+        if not problem and grounding.copies_passage(text, [s.text for s in first.sources]):
+            problem = "copies a passage"
+        if problem:
+            log.info("Refused after a second try: %s: %r", problem, text)
+            return None
+        first.text = text
+        return first
+
     def _rewrite(self, messages, reply: str, text: str, language: str, evidence: str) -> str:
         """A bare or wrong-language answer as a sentence in ``language``; kept as is if the rewrite invents."""
-        rewritten = self.chat_model.invoke(prompts.rewrite_messages(messages, reply, language)).content
-        rewritten = (grounding.split_reply(rewritten)[1] or rewritten).strip().splitlines()
-        if not rewritten or grounding.unsupported_numbers(rewritten[0], evidence + "\n" + text):
+        rewritten = self._follow_up(messages, reply, prompts.restate_request(language))
+        if not rewritten or grounding.unsupported_numbers(rewritten, evidence + "\n" + text):
             return text
-        return rewritten[0]
+        return rewritten
+
+    def _translate_words(self, messages, reply: str, text: str, untranslated: list[str], language: str) -> str:
+        """``text`` with each word of ``untranslated`` replaced by its translation into ``language``."""
+        for word in untranslated:
+            translation = self._follow_up(messages, reply, prompts.translate_word_request(word, language)).strip(" .\"'")
+            if translation and len(translation.split()) <= MAX_TRANSLATION_WORDS and translation.lower() != word:
+                text = re.sub(rf"\b{re.escape(word)}\b", translation, text)
+        return text
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -66,6 +66,15 @@ def is_none(text: str | None) -> bool:
     return text is None or normalise(text).strip(" .") in {"none", "aucun", "aucune", "n/a", ""}
 
 
+# The title line the chunker puts before each passage ("[Lyon boston accord]"): a label, not a statement.
+HEADER = re.compile(r"\A\[[^\]\n]*\]\n")
+
+
+def body(passage: str) -> str:
+    """``passage`` without its title line."""
+    return HEADER.sub("", passage)
+
+
 def find_quote(quote: str, passages: list[str]) -> int | None:
     """Index of the passage that contains ``quote`` (allowing small copy slips), else None."""
     quote_words = words(quote)
@@ -74,7 +83,7 @@ def find_quote(quote: str, passages: list[str]) -> int | None:
     target = " ".join(quote_words)
     best, best_ratio = None, 0.0
     for position, passage in enumerate(passages):
-        passage_words = words(passage)
+        passage_words = words(body(passage))
         if target in " ".join(passage_words):
             return position
         matcher = SequenceMatcher(None, quote_words, passage_words, autojunk=False)
@@ -133,6 +142,56 @@ def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     return sorted(name for name in names if name in known and name not in cited_words)
 
 
+def stem(word: str) -> str:
+    """A crude stem, enough to match "domaine"/"domaines" or "mobilité"/"mobility"."""
+    return word[:5]
+
+
+def unsupported_words(answer: str, evidence: str) -> list[str]:
+    """Content words of ``answer`` whose stem appears nowhere in ``evidence`` (numbers are checked apart)."""
+    known = {stem(word) for word in words(evidence)}
+    return sorted(word for word in content_words(answer) if stem(word) not in known and not word.isdigit())
+
+
+def borrowed_words(answer: str, examples: str, evidence: str) -> list[str]:
+    """Content words of ``answer`` found in the prompt's worked examples but not in ``evidence``."""
+    return sorted(set(unsupported_words(answer, evidence)) & content_words(examples))
+
+
+COUNT_QUESTION = re.compile(r"\b(combien|how (many|much)|quel nombre|what number)\b", re.I)
+DATE_QUESTION = re.compile(
+    r"\b(quelle date|quelle année|quel jour|what date|which date|what year|which year|what day)\b", re.I
+)
+MONTHS = (
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
+    "january february march april may june july august september october november december"
+)
+# Words that give a count ("un"/"une" are articles far more often than counts).
+COUNT_WORDS = (NUMBER_WORDS.keys() - {"un", "une"}) | set(
+    "vingt trente cent cents mille million millions milliard milliards seul seule "
+    "twenty thirty hundred hundreds thousand thousands million millions billion billions dozen single".split()
+)
+DATE = re.compile(r"\d|\b(" + "|".join(MONTHS.split()) + r")\b", re.I)
+
+
+def missing_answer_type(question: str, answer: str) -> str | None:
+    """"a number" or "a date" when ``question`` asks for one and ``answer`` holds none."""
+    if COUNT_QUESTION.search(question) and not (NUMBER.search(answer) or set(words(answer)) & COUNT_WORDS):
+        return "a number"
+    if DATE_QUESTION.search(question) and not DATE.search(answer):
+        return "a date"
+    return None
+
+
+def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> bool:
+    """Whether ``answer`` is a long stretch of a passage copied out instead of an answer."""
+    answer_words = words(answer)
+    if len(answer_words) < min_words:
+        return False
+    target = " ".join(answer_words[: min_words // 2])
+    return any(target in " ".join(words(passage)) for passage in passages)
+
+
 def without_number_in_progress(partial: str) -> str:
     """``partial`` less a number still being written at its end (digits stream one by one)."""
     return re.sub(r"\d[\d.,\s]*$", "", partial)
@@ -149,8 +208,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences (and list items) of a passage, as written."""
-    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(text))
+    """The sentences (and list items) of a passage, as written, without its title line."""
+    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(body(text)))
     return [part for part in parts if len(part) > 3]
 
 

@@ -46,3 +46,21 @@ def detect_language(text: str) -> str:
         french += 0.2 * len(FRENCH_MARKERS.findall(plain))
         english += 0.2 * len(ENGLISH_MARKERS.findall(plain))
     return "fr" if french > english else "en"
+
+
+# Confidence above which a single word is taken to be written in the other language.
+FOREIGN_WORD_CONFIDENCE = 0.85
+
+
+def foreign_words(text: str, language: str, other_language_text: str) -> list[str]:
+    """Words of ``text`` (in ``language``) copied untranslated from ``other_language_text``.
+
+    An English answer drawn from French passages that keeps "robotique" needs
+    a rewrite; shared words ("innovation", "culture") and names do not count.
+    """
+    from lingua import Language
+
+    other = Language.FRENCH if language == "en" else Language.ENGLISH
+    copied = set(re.findall(r"\w{6,}", other_language_text.lower()))
+    candidates = {word for word in re.findall(r"\w{6,}", NAME_INSIDE_SENTENCE.sub(" ", text)) if word in copied}
+    return sorted(word for word in candidates if _detector().compute_language_confidence(word, other) > FOREIGN_WORD_CONFIDENCE)

@@ -88,15 +88,37 @@ def answer_messages(
     return messages
 
 
-def rewrite_messages(conversation: list[BaseMessage], reply: str, language: str) -> list[BaseMessage]:
-    """The answering conversation, continued: restate the answer as one complete sentence in ``language``.
+EXAMPLES_TEXT = "\n".join("\n".join([*passages, question, reply]) for passages, question, _, reply in EXAMPLES)
+
+
+def follow_up_messages(conversation: list[BaseMessage], reply: str, request: str) -> list[BaseMessage]:
+    """The answering conversation, continued with ``request`` about the model's ``reply``.
 
     Continuing the same conversation lets llama.cpp reuse its cached state for
     all of it (only the request is read), and the model still sees the passages.
     """
+    return [*conversation, AIMessage(reply), HumanMessage(request)]
+
+
+def restate_request(language: str) -> str:
+    """Ask for the answer again as one complete sentence in ``language``."""
     name = LANGUAGE_NAMES[language]
-    request = (
+    return (
         f"Write your answer again as one complete sentence in {name}, translating every word into {name}. "
         "Keep every fact; add nothing. Reply with that sentence only."
     )
-    return [*conversation, AIMessage(reply), HumanMessage(request)]
+
+
+def translate_word_request(word: str, language: str) -> str:
+    """Ask for ``word``, left untranslated in the answer, in ``language``."""
+    other = "French" if language == "en" else "English"
+    return f'How do you say the {other} word "{word}" in {LANGUAGE_NAMES[language]}? Reply with the translation only.'
+
+
+def answer_again_request(question: str, language: str, expected: str | None) -> str:
+    """Ask for a real answer to ``question`` after a reply that did not give one."""
+    asks_for = f" It asks for {expected}." if expected else ""
+    return (
+        f'Your answer does not answer the question "{question}".{asks_for} Answer it in one short sentence in '
+        f"{LANGUAGE_NAMES[language]}, using only the passages. If the passages do not say, reply NONE."
+    )

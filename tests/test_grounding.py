@@ -94,3 +94,44 @@ def test_any_sentence_of_a_passage_is_found_in_that_passage(passages, data):
     for sentence in grounding.sentences(passages[position]):
         if len(grounding.words(sentence)) >= 2:
             assert grounding.find_quote(sentence, passages) is not None
+
+
+def test_a_passage_title_line_is_not_a_quote():
+    passage = "[Lyon boston accord]\nMarty Walsh, Maire de Boston, était présent."
+    assert grounding.find_quote("[Lyon boston accord]", [passage]) is None
+    assert "Lyon boston accord" not in grounding.reply_grammar([passage])
+    assert grounding.sentences(passage) == ["Marty Walsh, Maire de Boston, était présent."]
+
+
+def test_an_answer_lifted_from_the_worked_examples_is_caught():
+    from rag.prompts import EXAMPLES_TEXT
+
+    evidence = "\n".join(PASSAGES)
+    lifted = "Le plan vélo comprend deux mesures : des pistes cyclables sécurisées et des aides à l'achat de vélos."
+    assert len(grounding.borrowed_words(lifted, EXAMPLES_TEXT, evidence)) >= 3
+    assert grounding.borrowed_words("Marty Walsh est le maire de Boston.", EXAMPLES_TEXT, evidence) == []
+
+
+def test_words_found_in_no_passage_are_listed_with_inflections_allowed():
+    evidence = "Les domaines d'action du partenariat : la mobilité."
+    assert grounding.unsupported_words("Le partenariat couvre le domaine de la mobilité.", evidence) == ["couvre"]
+
+
+def test_questions_asking_for_a_number_or_a_date_need_one_in_the_answer():
+    assert grounding.missing_answer_type("Combien de domaines ?", "L'accord englobe plusieurs domaines.") == "a number"
+    assert grounding.missing_answer_type("Combien de domaines ?", "Il compte trois domaines.") is None
+    assert grounding.missing_answer_type("How many start-ups?", "It hosts 400 start-ups.") is None
+    assert grounding.missing_answer_type("Combien de domaines ?", "Une structure accueille des start-up.") == "a number"
+    assert grounding.missing_answer_type("À quelle date l'accord a-t-il été signé ?", "Lors du bootcamp.") == "a date"
+    assert grounding.missing_answer_type("What date was it signed?", "On 12 May.") is None
+    assert grounding.missing_answer_type("Who signed it?", "Marty Walsh signed it.") is None
+
+
+def test_a_long_copy_of_a_passage_is_not_an_answer():
+    passage = " ".join(f"mot{number}" for number in range(80))
+    assert grounding.copies_passage(" ".join(f"mot{number}" for number in range(5, 60)), [passage])
+    assert not grounding.copies_passage("Il y a trois domaines d'action.", [passage])
+
+
+def test_a_number_written_in_digits_is_not_an_unknown_word():
+    assert grounding.unsupported_words("3", "trois principaux domaines d'action") == []

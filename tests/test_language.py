@@ -1,8 +1,8 @@
-"""Language detection on short French and English questions."""
+"""Language detection on short French and English questions, and untranslated words in answers."""
 
 import pytest
 
-from rag.language import detect_language
+from rag.language import detect_language, foreign_words
 
 FRENCH = [
     "Qui a signé ?",
@@ -34,3 +34,9 @@ def test_short_french_questions(question):
 @pytest.mark.parametrize("question", ENGLISH)
 def test_short_english_questions(question):
     assert detect_language(question) == "en"
+
+
+def test_french_words_left_in_an_english_answer_are_found():
+    french = "ses ambitions en matière de biotechs, de cleantechs ou de robotique, et de culture"
+    assert foreign_words("Biotechs, cleantechs and robotique.", "en", french) == ["robotique"]
+    assert foreign_words("Biotechs, cleantechs, robotics and culture.", "en", french) == []
