@@ -30,11 +30,9 @@ def stage(name): print(f"{name}\t{time.perf_counter() - started:.2f}", flush=Tru
 from rag import Chatbot; stage("import rag")
 corpus, data, question = sys.argv[1:]
 bot = Chatbot(corpus_dir=corpus, data_dir=data)
-bot.embeddings; stage("embedding model loaded")
-bot.store; stage("Chroma store opened")
-bot.chat_model; stage("chat model loaded")
-bot.retrieve(question); stage("first retrieval (BM25 index built)")
+bot.warm_up(); stage("warm_up(): models loaded, instructions read by the chat model, lexical index built")
 bot.ask(question); stage("first answer")
+bot.ask(question); stage("second answer, same question")
 """
 
 

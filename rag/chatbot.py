@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,19 @@ class Chatbot:
 
         return make_chat_model(self.settings)
 
+    def warm_up(self) -> None:
+        """Load the models and fill the caches now, so that the first question is answered as fast as the next.
+
+        The chat model loads (and reads the fixed instructions) in a thread while
+        the store, the lexical index and the language detector get ready.
+        """
+        chat_model_ready = threading.Thread(target=lambda: self.chat_model.warm_up(prompts.fixed_prefix()), daemon=True)
+        chat_model_ready.start()
+        self._ensure_indexed()
+        detect_language("Qui a signé l'accord ?")  # loads the detector's language models
+        self.retriever.retrieve("accord", "fr", 1)  # loads the embedding model, builds the lexical index
+        chat_model_ready.join()
+
     # Indexing
     def index(self, progress: bool | None = None) -> IndexReport:
         """Bring the store in line with the corpus folder; only changed files are embedded."""
@@ -172,11 +186,13 @@ class Chatbot:
         messages = prompts.answer_messages([s.text for s in sources], question, language, history)
         reply = yield from self._stream_reply(messages, sources, language, evidence)
         final = self._checked_answer(question, reply, sources, language, evidence) if reply else None
-        if final is not None and (
-            grounding.copies_passage(final.text, [s.text for s in sources])
-            or grounding.missing_answer_type(question, final.text)
-        ):
-            final = self._answer_again(messages, reply, question, final, evidence)
+        if final is not None and self._misses_the_question(question, final.text, sources):
+            # One more try without the worked examples, which can pull a small model into copying.
+            messages = prompts.answer_messages([s.text for s in sources], question, language, history, examples=False)
+            reply = self.chat_model.invoke(messages, **self._reply_constraints(sources)).content
+            final = self._checked_answer(question, reply, sources, language, evidence)
+            if final is not None and self._misses_the_question(question, final.text, sources):
+                final = None
         if final is None:
             final = refusal
         elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
@@ -244,8 +260,21 @@ class Chatbot:
             return None
         if grounding.find_quote(quote, [passages[best]]) is None:
             quote = grounding.best_sentence(text, passages[best])
+        else:
+            quote = grounding.sentence_containing(quote, passages[best]) or quote
         cited = [sources[best], *sources[:best], *sources[best + 1 :]]
         return Answer(text, language, answered=True, sources=cited, quote=quote)
+
+    @staticmethod
+    def _misses_the_question(question: str, text: str, sources: list[Source]) -> bool:
+        """An answer that copies out a passage, or gives no number to "how many?" (no date to "what date?")."""
+        if grounding.copies_passage(text, [s.text for s in sources]):
+            log.info("Answer copies a passage: %r", text[:80])
+            return True
+        if expected := grounding.missing_answer_type(question, text):
+            log.info("Answer gives no %s: %r", expected[2:], text)
+            return True
+        return False
 
     @staticmethod
     def _untranslated(text: str, language: str, question: str, sources: list[Source]) -> list[str]:
@@ -258,21 +287,6 @@ class Chatbot:
         answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request)).content
         lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
         return lines[0].strip() if lines else ""
-
-    def _answer_again(self, messages, reply: str, question: str, first: Answer, evidence: str) -> Answer | None:
-        """One more try when the reply copied a passage or lacks what the question asks for (a number, a date)."""
-        expected = grounding.missing_answer_type(question, first.text)
-        text = self._follow_up(messages, reply, prompts.answer_again_request(question, first.language, expected))
-        problem = self._ungrounded(text, first.language, evidence, first.sources)
-        if not problem and grounding.missing_answer_type(question, text):
-            problem = f"still not {expected}"
-        if not problem and grounding.copies_passage(text, [s.text for s in first.sources]):
-            problem = "copies a passage"
-        if problem:
-            log.info("Refused after a second try: %s: %r", problem, text)
-            return None
-        first.text = text
-        return first
 
     def _rewrite(self, messages, reply: str, text: str, language: str, evidence: str) -> str:
         """A bare or wrong-language answer as a sentence in ``language``; kept as is if the rewrite invents."""

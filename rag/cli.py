@@ -85,6 +85,7 @@ def run_index(args) -> int:
 
 def run_ask(args) -> int:
     bot = _chatbot(args)
+    bot.warm_up()  # loads the chat model while the store and retrieval get ready
     if args.json:
         from dataclasses import asdict
 

@@ -15,6 +15,8 @@ from rag.language import NAME_INSIDE_SENTENCE
 
 MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
 MAX_ANSWER_CHARS = 400
+# With llama.cpp the model writes only the first words of the quoted sentence; the rest is taken from the passage.
+QUOTE_OPENING_WORDS = 10
 
 REFUSALS = {
     "fr": "Les documents ne le disent pas : je ne trouve pas cette information dans le corpus.",
@@ -218,8 +220,24 @@ def _gbnf_literal(text: str) -> str:
     return f'"{escaped}"'
 
 
+def opening(sentence: str, length: int = QUOTE_OPENING_WORDS) -> str:
+    """The first ``length`` words of ``sentence``, as written."""
+    spans = list(re.finditer(r"\S+", sentence))
+    return sentence if len(spans) <= length else sentence[: spans[length - 1].end()]
+
+
+def sentence_containing(quote: str, passage: str) -> str | None:
+    """The sentence of ``passage`` that contains ``quote`` (a whole sentence or its opening), if any."""
+    target = " ".join(words(quote))
+    return next((sentence for sentence in sentences(passage) if target in " ".join(words(sentence))), None)
+
+
 def reply_grammar(passages: list[str]) -> str:
-    """A GBNF grammar for the reply: the quote must be one of the passages' sentences, or NONE."""
-    choices = {sentence for passage in passages for sentence in sentences(passage)}
+    """A GBNF grammar for the reply: the quote must open one of the passages' sentences, or be NONE.
+
+    The opening's first words are enough to tell the sentence; generation stops
+    there instead of copying it whole.
+    """
+    choices = {opening(sentence) for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
     return f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= [^\\n]{{1,{MAX_ANSWER_CHARS}}}\nquote ::= {quote}\n'

@@ -107,6 +107,13 @@ class LlamaCppChat(BaseChatModel):
             grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
         )
 
+    def warm_up(self, messages: list[BaseMessage]) -> None:
+        """Read ``messages`` into llama.cpp's cache: a later prompt that starts with them reads only the rest."""
+        with self.llama.generation_lock:
+            self.llama.create_chat_completion(
+                messages=[{"role": ROLES[m.type], "content": m.content} for m in messages], temperature=0.0, max_tokens=1
+            )
+
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self.llama.generation_lock:
             reply = self._completion(messages, stop, stream=False, grammar=kwargs.get("grammar"))
@@ -146,6 +153,9 @@ class OpenAIServerChat(BaseChatModel):
             yield
         except openai.APIConnectionError as error:
             raise ChatBackendError(f"The chat model server at {self.base_url} cannot be reached: {error}") from error
+
+    def warm_up(self, messages: list[BaseMessage]) -> None:
+        """Nothing to do here: the server loads its model and keeps its own cache."""
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self._reaching_server():

@@ -77,15 +77,20 @@ def format_history(history: list[tuple[str, str]], turns: int = 3) -> str:
 
 
 def answer_messages(
-    passages: list[str], question: str, language: str, history: list[tuple[str, str]]
+    passages: list[str], question: str, language: str, history: list[tuple[str, str]], examples: bool = True
 ) -> list[BaseMessage]:
-    """System rules, worked examples, then the question with its passages."""
+    """System rules, worked examples (unless ``examples`` is False), then the question with its passages."""
     messages: list[BaseMessage] = [SystemMessage(SYSTEM)]
-    for example_passages, example_question, example_language, reply in EXAMPLES:
+    for example_passages, example_question, example_language, reply in EXAMPLES if examples else []:
         messages.append(question_message(example_passages, example_question, example_language))
         messages.append(AIMessage(reply))
     messages.append(question_message(passages, question, language, format_history(history)))
     return messages
+
+
+def fixed_prefix() -> list[BaseMessage]:
+    """The start every answering conversation shares (instructions and worked examples), closed by an empty turn."""
+    return answer_messages([], "", "en", [])[:-1] + [HumanMessage("")]
 
 
 EXAMPLES_TEXT = "\n".join("\n".join([*passages, question, reply]) for passages, question, _, reply in EXAMPLES)
@@ -113,12 +118,3 @@ def translate_word_request(word: str, language: str) -> str:
     """Ask for ``word``, left untranslated in the answer, in ``language``."""
     other = "French" if language == "en" else "English"
     return f'How do you say the {other} word "{word}" in {LANGUAGE_NAMES[language]}? Reply with the translation only.'
-
-
-def answer_again_request(question: str, language: str, expected: str | None) -> str:
-    """Ask for a real answer to ``question`` after a reply that did not give one."""
-    asks_for = f" It asks for {expected}." if expected else ""
-    return (
-        f'Your answer does not answer the question "{question}".{asks_for} Answer it in one short sentence in '
-        f"{LANGUAGE_NAMES[language]}, using only the passages. If the passages do not say, reply NONE."
-    )

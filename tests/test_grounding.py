@@ -135,3 +135,13 @@ def test_a_long_copy_of_a_passage_is_not_an_answer():
 
 def test_a_number_written_in_digits_is_not_an_unknown_word():
     assert grounding.unsupported_words("3", "trois principaux domaines d'action") == []
+
+
+def test_the_quote_is_the_opening_of_a_sentence_and_is_completed_from_the_passage():
+    passage = PASSAGES[1]
+    grammar = grounding.reply_grammar([passage])
+    assert '"C’est lors du bootcamp de Boston qu’un accord a été"' in grammar
+    assert "Maire de Boston" not in grammar
+    opening = "C’est lors du bootcamp de Boston qu’un accord a été"
+    assert grounding.find_quote(opening, PASSAGES) == 1
+    assert grounding.sentence_containing(opening, passage) == passage

@@ -99,7 +99,7 @@ def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_opti
     """
     library = Library(bot, host)
     print(f"Index: {library.index().summary()}", flush=True)
-    bot.chat_model  # noqa: B018 - load the model now rather than on the first question
+    bot.warm_up()
     app = build_app(library)
     app.queue(default_concurrency_limit=bot.settings.ui_concurrency, max_size=bot.settings.ui_queue_size)
     app.launch(
