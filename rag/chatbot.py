@@ -30,6 +30,8 @@ MAX_BORROWED_WORDS = 3
 MAX_UNSUPPORTED_SHARE = 0.5
 # A translation of one word longer than this is an explanation, not a translation.
 MAX_TRANSLATION_WORDS = 3
+# Words left untranslated that are translated one by one; more than this and the sentence stays as it is.
+MAX_TRANSLATED_WORDS = 2
 
 
 @dataclass
@@ -195,10 +197,12 @@ class Chatbot:
                 final = None
         if final is None:
             final = refusal
-        elif len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
-            final.text = self._rewrite(messages, reply, final.text, language, evidence)
-        elif untranslated := self._untranslated(final.text, language, question, sources):
-            final.text = self._translate_words(messages, reply, final.text, untranslated, language)
+        else:
+            if len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
+                final.text = self._rewrite(messages, reply, final.text, question, sources, evidence)
+            untranslated = self._untranslated(final.text, language, question, sources)
+            if 0 < len(untranslated) <= MAX_TRANSLATED_WORDS:
+                final.text = self._translate_words(messages, reply, final.text, untranslated, language)
         final.seconds = time.perf_counter() - started
         yield final
 
@@ -288,10 +292,21 @@ class Chatbot:
         lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
         return lines[0].strip() if lines else ""
 
-    def _rewrite(self, messages, reply: str, text: str, language: str, evidence: str) -> str:
-        """A bare or wrong-language answer as a sentence in ``language``; kept as is if the rewrite invents."""
+    def _rewrite(self, messages, reply: str, text: str, question: str, sources: list[Source], evidence: str) -> str:
+        """A bare or wrong-language answer as a sentence in the question's language.
+
+        Kept as is if the rewrite invents a number, is in the wrong language, or
+        leaves more than a word or two untranslated.
+        """
+        language = detect_language(question)
         rewritten = self._follow_up(messages, reply, prompts.restate_request(language))
-        if not rewritten or grounding.unsupported_numbers(rewritten, evidence + "\n" + text):
+        if (
+            not rewritten
+            or grounding.unsupported_numbers(rewritten, evidence + "\n" + text)
+            or detect_language(rewritten) != language
+            or len(self._untranslated(rewritten, language, question, sources)) > MAX_TRANSLATED_WORDS
+        ):
+            log.info("Rewrite not kept: %r", rewritten)
             return text
         return rewritten
 

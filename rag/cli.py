@@ -85,7 +85,6 @@ def run_index(args) -> int:
 
 def run_ask(args) -> int:
     bot = _chatbot(args)
-    bot.warm_up()  # loads the chat model while the store and retrieval get ready
     if args.json:
         from dataclasses import asdict
 
