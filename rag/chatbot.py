@@ -219,7 +219,7 @@ class Chatbot:
             quote, text = grounding.split_reply(reply)
             if text is None:
                 continue
-            settled = grounding.without_number_in_progress(text)
+            settled = grounding.settled_answer(text)
             if grounding.is_none(text[:4]) or grounding.unsupported_numbers(settled, evidence):
                 return None
             if quote is None and len(settled) >= LANGUAGE_CHECK_CHARS and detect_language(settled) == language:

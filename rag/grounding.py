@@ -194,8 +194,10 @@ def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> boo
     return any(target in " ".join(words(passage)) for passage in passages)
 
 
-def without_number_in_progress(partial: str) -> str:
-    """``partial`` less a number still being written at its end (digits stream one by one)."""
+def settled_answer(partial: str) -> str:
+    """The part of a streaming answer that will not change: less a number still being written
+    (digits stream one by one) and the start of the next line ("QUO…" before "QUOTE:")."""
+    partial = re.sub(r"\n[^\n]*$", "", partial)
     return re.sub(r"\d[\d.,\s]*$", "", partial)
 
 

@@ -54,9 +54,9 @@ def test_a_number_still_streaming_is_not_judged_yet():
     evidence = "Le centre peut accueillir jusqu'à 400 start-up."
     partial = "Le centre peut accueillir 4"
     assert grounding.unsupported_numbers(partial, evidence) == ["4"]
-    assert grounding.unsupported_numbers(grounding.without_number_in_progress(partial), evidence) == []
-    assert grounding.without_number_in_progress("jusqu'à 300 0") == "jusqu'à "
-    assert grounding.without_number_in_progress("400 start-up") == "400 start-up"
+    assert grounding.unsupported_numbers(grounding.settled_answer(partial), evidence) == []
+    assert grounding.settled_answer("jusqu'à 300 0") == "jusqu'à "
+    assert grounding.settled_answer("400 start-up") == "400 start-up"
 
 
 def test_a_document_that_never_names_what_the_question_names_is_not_an_answer():
@@ -145,3 +145,8 @@ def test_the_quote_is_the_opening_of_a_sentence_and_is_completed_from_the_passag
     opening = "C’est lors du bootcamp de Boston qu’un accord a été"
     assert grounding.find_quote(opening, PASSAGES) == 1
     assert grounding.sentence_containing(opening, passage) == passage
+
+
+def test_the_start_of_the_quote_line_is_not_streamed_as_answer():
+    assert grounding.settled_answer("Le Big Booster\nQUO") == "Le Big Booster"
+    assert grounding.settled_answer("Le Big Booster") == "Le Big Booster"
