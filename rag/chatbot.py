@@ -198,8 +198,9 @@ class Chatbot:
         if final is None:
             final = refusal
         else:
-            if len(grounding.words(final.text)) < MIN_ANSWER_WORDS or detect_language(final.text) != language:
-                final.text = self._rewrite(messages, reply, final.text, question, sources, evidence)
+            bare = len(grounding.words(final.text)) < MIN_ANSWER_WORDS
+            if bare or detect_language(final.text) != language:
+                final.text = self._rewrite(messages, reply, final.text, question, sources, evidence, bare)
             untranslated = self._untranslated(final.text, language, question, sources)
             if 0 < len(untranslated) <= MAX_TRANSLATED_WORDS:
                 final.text = self._translate_words(messages, reply, final.text, untranslated, language)
@@ -292,14 +293,16 @@ class Chatbot:
         lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
         return lines[0].strip() if lines else ""
 
-    def _rewrite(self, messages, reply: str, text: str, question: str, sources: list[Source], evidence: str) -> str:
+    def _rewrite(
+        self, messages, reply: str, text: str, question: str, sources: list[Source], evidence: str, bare: bool
+    ) -> str:
         """A bare or wrong-language answer as a sentence in the question's language.
 
         Kept as is if the rewrite invents a number, is in the wrong language, or
         leaves more than a word or two untranslated.
         """
         language = detect_language(question)
-        rewritten = self._follow_up(messages, reply, prompts.restate_request(language))
+        rewritten = self._follow_up(messages, reply, prompts.restate_request(language, bare))
         if (
             not rewritten
             or grounding.unsupported_numbers(rewritten, evidence + "\n" + text)

@@ -105,9 +105,18 @@ def follow_up_messages(conversation: list[BaseMessage], reply: str, request: str
     return [*conversation, AIMessage(reply), HumanMessage(request)]
 
 
-def restate_request(language: str) -> str:
-    """Ask for the answer again as one complete sentence in ``language``."""
+def restate_request(language: str, bare: bool) -> str:
+    """Ask for the answer again as one complete sentence in ``language``.
+
+    A bare answer (a name) becomes a short sentence around it: asked for a whole
+    sentence, the model tends to copy the passage's title for the name, untranslated.
+    """
     name = LANGUAGE_NAMES[language]
+    if bare:
+        return (
+            f"Write your answer again as one short sentence in {name} (at most 15 words) that answers the question "
+            "with it. Add nothing else. Reply with that sentence only."
+        )
     return (
         f"Write your answer again as one complete sentence in {name}, translating every word into {name}. "
         "Keep every fact; add nothing. Reply with that sentence only."
