@@ -21,8 +21,8 @@ ARTIFACTS = REPO / "test-artifacts"
 # are higher: 95 % of answerable questions correct, every unanswerable question refused, every answer in
 # the question's language. Each run saves its full report in test-artifacts/.
 FLOORS = {
-    "dev-set": {"answerable_correct": 0.66, "unanswerable_refused": 1.0, "language_match": 0.9},
-    "distractor-set": {"answerable_correct": 0.6, "unanswerable_refused": 0.5, "language_match": 0.9},
+    "dev-set": {"answerable_correct": 0.77, "unanswerable_refused": 1.0, "language_match": 0.9},
+    "distractor-set": {"answerable_correct": 0.64, "unanswerable_refused": 0.66, "language_match": 0.9},
 }
 
 
