@@ -159,8 +159,9 @@ class Chatbot:
     def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[str]:
         """Yield the answer's text as it is generated.
 
-        If the final check rejects what was streamed (an ungrounded answer), the
-        refusal follows on a new line; ``ask`` gives only the checked answer.
+        If the final checks reject or replace what was streamed (an ungrounded
+        answer refused, a restated or translated answer), the final text follows
+        on a new line; ``ask`` gives only the checked answer.
         """
         shown = ""
         for answer in self.stream_answers(question, history):
