@@ -68,6 +68,7 @@ class Chatbot:
             overrides["data_dir"] = Path(data_dir)
         self.settings = Settings(**overrides)
         self._index_checked = False
+        self._instructions_read = False
 
     # Components are built on first use and kept for the life of the bot.
     @cached_property
@@ -104,7 +105,7 @@ class Chatbot:
         The chat model loads (and reads the fixed instructions) in a thread while
         the store, the lexical index and the language detector get ready.
         """
-        chat_model_ready = threading.Thread(target=lambda: self.chat_model.warm_up(prompts.fixed_prefix()), daemon=True)
+        chat_model_ready = threading.Thread(target=self._read_instructions, daemon=True)
         chat_model_ready.start()
         self._ensure_indexed()
         detect_language("Qui a signé l'accord ?")  # loads the detector's language models
@@ -192,7 +193,7 @@ class Chatbot:
         if final is not None and self._misses_the_question(question, final.text, sources):
             # One more try without the worked examples, which can pull a small model into copying.
             messages = prompts.answer_messages([s.text for s in sources], question, language, history, examples=False)
-            reply = self.chat_model.invoke(messages, **self._reply_constraints(sources)).content
+            reply = self.chat_model.invoke(messages, **self._answer_options(sources)).content
             final = self._checked_answer(question, reply, sources, language, evidence)
             if final is not None and self._misses_the_question(question, final.text, sources):
                 final = None
@@ -216,7 +217,7 @@ class Chatbot:
         once (returns None).
         """
         reply = ""
-        for chunk in self.chat_model.stream(messages, **self._reply_constraints(sources)):
+        for chunk in self.chat_model.stream(messages, **self._answer_options(sources)):
             reply += chunk.content
             quote, text = grounding.split_reply(reply)
             if text is None:
@@ -228,11 +229,19 @@ class Chatbot:
                 yield Answer(settled, language, answered=True)
         return reply
 
-    def _reply_constraints(self, sources: list[Source]) -> dict:
-        """With llama.cpp, a grammar makes the quote one of the passages' sentences, word for word."""
+    def _answer_options(self, sources: list[Source]) -> dict:
+        """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word, and
+        each question is read from the fixed instructions on, whatever was asked before."""
         if getattr(self.chat_model, "supports_grammar", False):
-            return {"grammar": grounding.reply_grammar([s.text for s in sources])}
+            self._read_instructions()
+            return {"grammar": grounding.reply_grammar([s.text for s in sources]), "from_fixed_prefix": True}
         return {}
+
+    def _read_instructions(self) -> None:
+        """Have the chat model read the fixed instructions and examples once (kept in its cache)."""
+        if not self._instructions_read:
+            self.chat_model.warm_up(prompts.fixed_prefix())
+            self._instructions_read = True
 
     @staticmethod
     def _ungrounded(text: str | None, language: str, evidence: str, sources: list[Source]) -> str | None:

@@ -95,9 +95,18 @@ class LlamaCppChat(BaseChatModel):
 
     supports_grammar: ClassVar[bool] = True
 
-    def _completion(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, grammar: str | None = None):
+    def _completion(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        stream: bool,
+        grammar: str | None = None,
+        from_fixed_prefix: bool = False,
+    ):
         from llama_cpp import LlamaGrammar
 
+        if from_fixed_prefix:
+            self._restart_from_fixed_prefix()
         return self.llama.create_chat_completion(
             messages=[{"role": ROLES[m.type], "content": m.content} for m in messages],
             temperature=0.0,
@@ -108,21 +117,39 @@ class LlamaCppChat(BaseChatModel):
         )
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
-        """Read ``messages`` into llama.cpp's cache: a later prompt that starts with them reads only the rest."""
+        """Read ``messages`` into llama.cpp's cache: a later prompt that starts with them reads only the rest.
+
+        Their tokens are kept as the fixed prefix that ``from_fixed_prefix`` calls restart from.
+        """
         with self.llama.generation_lock:
             self.llama.create_chat_completion(
                 messages=[{"role": ROLES[m.type], "content": m.content} for m in messages], temperature=0.0, max_tokens=1
             )
+            self.llama.fixed_prefix = self.llama.input_ids[: self.llama.n_tokens].tolist()
+
+    def _restart_from_fixed_prefix(self) -> None:
+        """Forget the cached state past the fixed prefix, so the rest of the prompt is read afresh.
+
+        Reusing a longer cached stretch (the previous question's passages) reads the
+        rest in other batches, which changes rounding and at times the greedy answer:
+        restarting here makes an answer independent of the questions asked before.
+        """
+        fixed = getattr(self.llama, "fixed_prefix", None)
+        if not fixed:
+            return
+        cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
+        shared = next((i for i, (a, b) in enumerate(zip(fixed, cached)) if a != b), min(len(fixed), len(cached)))
+        self.llama.n_tokens = shared
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self.llama.generation_lock:
-            reply = self._completion(messages, stop, stream=False, grammar=kwargs.get("grammar"))
+            reply = self._completion(messages, stop, False, kwargs.get("grammar"), kwargs.get("from_fixed_prefix", False))
         text = reply["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self.llama.generation_lock:
-            for part in self._completion(messages, stop, stream=True, grammar=kwargs.get("grammar")):
+            for part in self._completion(messages, stop, True, kwargs.get("grammar"), kwargs.get("from_fixed_prefix", False)):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(text))

@@ -52,3 +52,11 @@ def test_follow_up_question_uses_the_conversation(article_bot):
     answer = article_bot.ask("De quoi est-elle chargée ?", history=history)
     assert answer.answered
     assert "innovation" in answer.text.lower()
+
+
+def test_an_answer_does_not_depend_on_the_questions_asked_before(article_bot):
+    question = "Où l'accord a-t-il été signé ?"
+    first = article_bot.ask(question)
+    article_bot.ask("Who is the mayor of Boston?")
+    again = article_bot.ask(question)
+    assert (again.text, again.answered, again.quote) == (first.text, first.answered, first.quote)
