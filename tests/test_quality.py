@@ -22,7 +22,7 @@ ARTIFACTS = REPO / "test-artifacts"
 # the question's language. Each run saves its full report in test-artifacts/.
 FLOORS = {
     "dev-set": {"answerable_correct": 0.77, "unanswerable_refused": 1.0, "language_match": 0.9},
-    "distractor-set": {"answerable_correct": 0.64, "unanswerable_refused": 0.66, "language_match": 0.9},
+    "distractor-set": {"answerable_correct": 0.57, "unanswerable_refused": 0.5, "language_match": 0.9},
 }
 
 
