@@ -45,13 +45,13 @@ class BaselineRAG:
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         self.store.add_documents(splitter.split_documents(documents))
 
-    def _prompt(self, question: str):
-        self.passages = self.store.similarity_search(question, k=4)
-        context = "\n\n".join(passage.page_content for passage in self.passages)
+    def _prompt(self, question: str, passages: list):
+        context = "\n\n".join(passage.page_content for passage in passages)
         return PROMPT.invoke({"question": question, "context": context})
 
     def stream(self, question: str) -> Iterator[str]:
-        for chunk in self.chat_model.stream(self._prompt(question)):
+        passages = self.store.similarity_search(question, k=4)
+        for chunk in self.chat_model.stream(self._prompt(question, passages)):
             yield chunk.content
 
     def ask(self, question: str, history=None) -> Answer:
@@ -60,7 +60,8 @@ class BaselineRAG:
         The tutorial has no refusal signal: an answer that says it does not know counts as a refusal.
         """
         started = time.perf_counter()
-        text = self.chat_model.invoke(self._prompt(question)).content.strip()
-        sources = [Source.from_document(passage, 0.0) for passage in self.passages]
+        passages = self.store.similarity_search(question, k=4)
+        text = self.chat_model.invoke(self._prompt(question, passages)).content.strip()
+        sources = [Source.from_document(passage, 0.0) for passage in passages]
         answered = not says_not_in_passages(text)
         return Answer(text, detect_language(question), answered, sources, seconds=time.perf_counter() - started)

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import REPO, load_average, load_questions, markdown_table, p50_p95
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from common import REPO, free_port, load_average, load_questions, markdown_table, p50_p95
 
 
 def ask_all(url: str, questions: list[str]) -> list[tuple[float, str | None]]:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, load_average, markdown_table, p50_p95
+from common import REPO, free_port, load_average, markdown_table, p50_p95
 
 RAG = [sys.executable, "-m", "rag.cli"]
 QUESTION = "Qui est le maire de Boston ?"
@@ -58,9 +57,7 @@ def cold_serve(corpus: Path, data: Path, timeout_s: float = 300) -> tuple[float,
     """(seconds, peak RSS in MB) of ``rag serve`` from process start to its first answer."""
     from gradio_client import Client
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen([*RAG, "serve", "--port", str(port), "--corpus", str(corpus), "--data", str(data)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)

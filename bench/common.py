@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import statistics
 import sys
 from pathlib import Path
@@ -27,6 +28,13 @@ def load_questions(path: Path = DEV_QUESTIONS, limit: int | None = None) -> list
 def load_average() -> str:
     """The 1, 5 and 15-minute load averages, as ``uptime`` prints them."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def p50_p95(values: list[float]) -> tuple[float, float]:

@@ -202,7 +202,7 @@ class Chatbot:
         else:
             bare = len(grounding.words(final.text)) < MIN_ANSWER_WORDS
             if bare or detect_language(final.text) != language:
-                final.text = self._rewrite(messages, reply, final.text, question, sources, evidence, bare)
+                final.text = self._rewrite(messages, reply, final, question, evidence, bare)
             untranslated = self._untranslated(final.text, language, question, sources)
             if 0 < len(untranslated) <= MAX_TRANSLATED_WORDS:
                 final.text = self._translate_words(messages, reply, final.text, untranslated, language)
@@ -303,24 +303,22 @@ class Chatbot:
         lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
         return lines[0].strip() if lines else ""
 
-    def _rewrite(
-        self, messages, reply: str, text: str, question: str, sources: list[Source], evidence: str, bare: bool
-    ) -> str:
+    def _rewrite(self, messages, reply: str, answer: Answer, question: str, evidence: str, bare: bool) -> str:
         """A bare or wrong-language answer as a sentence in the question's language.
 
         Kept as is if the rewrite invents a number, is in the wrong language, or
         leaves more than a word or two untranslated.
         """
-        language = detect_language(question)
+        language = answer.language
         rewritten = self._follow_up(messages, reply, prompts.restate_request(language, bare))
         if (
             not rewritten
-            or grounding.unsupported_numbers(rewritten, evidence + "\n" + text)
+            or grounding.unsupported_numbers(rewritten, evidence + "\n" + answer.text)
             or detect_language(rewritten) != language
-            or len(self._untranslated(rewritten, language, question, sources)) > MAX_TRANSLATED_WORDS
+            or len(self._untranslated(rewritten, language, question, answer.sources)) > MAX_TRANSLATED_WORDS
         ):
             log.info("Rewrite not kept: %r", rewritten)
-            return text
+            return answer.text
         return rewritten
 
     def _translate_words(self, messages, reply: str, text: str, untranslated: list[str], language: str) -> str:

@@ -78,6 +78,11 @@ def _load_llama(model_path: str, context_tokens: int, threads: int):
     return llama
 
 
+def _chat_messages(messages: list[BaseMessage]) -> list[dict]:
+    """LangChain messages as llama.cpp's chat-completion messages."""
+    return [{"role": ROLES[m.type], "content": m.content} for m in messages]
+
+
 class LlamaCppChat(BaseChatModel):
     """A GGUF chat model run in-process by llama-cpp-python, greedy decoding.
 
@@ -108,7 +113,7 @@ class LlamaCppChat(BaseChatModel):
         if from_fixed_prefix:
             self._restart_from_fixed_prefix()
         return self.llama.create_chat_completion(
-            messages=[{"role": ROLES[m.type], "content": m.content} for m in messages],
+            messages=_chat_messages(messages),
             temperature=0.0,
             max_tokens=self.max_tokens,
             stop=[*STOP, *(stop or [])],
@@ -122,9 +127,7 @@ class LlamaCppChat(BaseChatModel):
         Their tokens are kept as the fixed prefix that ``from_fixed_prefix`` calls restart from.
         """
         with self.llama.generation_lock:
-            self.llama.create_chat_completion(
-                messages=[{"role": ROLES[m.type], "content": m.content} for m in messages], temperature=0.0, max_tokens=1
-            )
+            self.llama.create_chat_completion(messages=_chat_messages(messages), temperature=0.0, max_tokens=1)
             self.llama.fixed_prefix = self.llama.input_ids[: self.llama.n_tokens].tolist()
 
     def _restart_from_fixed_prefix(self) -> None:
@@ -135,21 +138,19 @@ class LlamaCppChat(BaseChatModel):
         restarting here makes an answer independent of the questions asked before.
         """
         fixed = getattr(self.llama, "fixed_prefix", None)
-        if not fixed:
-            return
-        cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
-        shared = next((i for i, (a, b) in enumerate(zip(fixed, cached)) if a != b), min(len(fixed), len(cached)))
-        self.llama.n_tokens = shared
+        if fixed:
+            cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
+            self.llama.n_tokens = self.llama.longest_token_prefix(fixed, cached)
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self.llama.generation_lock:
-            reply = self._completion(messages, stop, False, kwargs.get("grammar"), kwargs.get("from_fixed_prefix", False))
+            reply = self._completion(messages, stop, stream=False, **kwargs)
         text = reply["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self.llama.generation_lock:
-            for part in self._completion(messages, stop, True, kwargs.get("grammar"), kwargs.get("from_fixed_prefix", False)):
+            for part in self._completion(messages, stop, stream=True, **kwargs):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(text))
