@@ -40,7 +40,7 @@ def timed(pieces) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus", help="documents folder (default: ./corpus)")
-    parser.add_argument("--questions", type=Path, help="JSONL questions (default: ../shared/eval/dev.jsonl)")
+    parser.add_argument("--questions", type=Path, help="JSONL questions (default: eval/dev.jsonl)")
     parser.add_argument("--limit", type=int, help="ask only the first N questions")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
     args = parser.parse_args()

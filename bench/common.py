@@ -15,7 +15,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPO = Path(__file__).resolve().parent.parent
-DEV_QUESTIONS = REPO.parent / "shared" / "eval" / "dev.jsonl"
+DEV_QUESTIONS = REPO / "eval" / "dev.jsonl"
 sys.path.insert(0, str(REPO))
 
 

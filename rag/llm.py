@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,14 +53,15 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
 
 
 def _llama_cpp_chat_model(settings: Settings) -> BaseChatModel:
+    return LlamaCppChat(llama=load_llama(settings), max_tokens=settings.max_answer_tokens)
+
+
+def load_llama(settings: Settings):
+    """The llama.cpp model ``settings`` name, loaded once per process."""
     from rag.packaged import resolve_gguf
 
-    llama = _load_llama(
-        str(resolve_gguf(settings.llm_model, settings.model_cache_dir)),
-        settings.llm_context_tokens,
-        settings.llm_threads,
-    )
-    return LlamaCppChat(llama=llama, max_tokens=settings.max_answer_tokens)
+    path = resolve_gguf(settings.llm_model, settings.model_cache_dir)
+    return _load_llama(str(path), settings.llm_context_tokens, settings.llm_threads)
 
 
 @lru_cache(maxsize=2)
@@ -67,15 +69,29 @@ def _load_llama(model_path: str, context_tokens: int, threads: int):
     """Load a GGUF once per process; every chatbot using it shares it (and its lock)."""
     from llama_cpp import Llama
 
-    llama = Llama(
-        model_path=model_path,
-        n_ctx=context_tokens,
-        n_batch=512,  # a small batch reads prompts many times slower
-        n_threads=threads,
-        verbose=False,
-    )
+    try:
+        llama = Llama(
+            model_path=model_path,
+            n_ctx=context_tokens,
+            n_batch=512,  # a small batch reads prompts many times slower
+            n_threads=threads,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError, OSError) as error:  # llama.cpp reports a bad file or no memory this way
+        raise ChatBackendError(
+            f"The chat model {model_path} cannot be loaded: the file is damaged or truncated, "
+            "or there is not enough memory for it."
+        ) from error
     llama.generation_lock = threading.Lock()  # one context: one generation at a time
     return llama
+
+
+def compiled_cpu_features() -> dict[str, bool]:
+    """The CPU features llama.cpp was compiled with, from its system info ("AVX2 = 1 | AMX_INT8 = 1 | ...")."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    return {name: value != "0" for name, value in re.findall(r"([A-Z][A-Z0-9_]*) = (\w+)", info)}
 
 
 def _chat_messages(messages: list[BaseMessage]) -> list[dict]:

@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 log = logging.getLogger(__name__)
 
 
@@ -56,10 +58,14 @@ def resolve_gguf(name_or_path: str, cache_dir: Path) -> Path:
 
 
 def assemble(model: PackagedModel, cache_dir: Path) -> Path:
-    """Join the model's parts into ``cache_dir`` once; verify the checksum."""
+    """Join the model's parts into ``cache_dir`` once; verify the checksum.
+
+    The marker beside the model records its checksum and size: a file without
+    one, or of another size (cut short by a full disk, say), is assembled again.
+    """
     target = cache_dir / model.filename
     marker = target.with_suffix(".sha256")
-    if target.is_file() and marker.is_file() and marker.read_text().strip() == model.sha256:
+    if _is_complete(target, marker, model.sha256):
         return target
 
     part_paths = []
@@ -72,18 +78,32 @@ def assemble(model: PackagedModel, cache_dir: Path) -> Path:
         part_paths.append(Path(module.get_part_path()))
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    log.info("Assembling %s from %d packaged parts into %s", model.filename, model.parts, cache_dir)
-    digest = hashlib.sha256()
-    # Write to a temporary file and rename, so a crash never leaves a half model behind.
-    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".assembling-", delete=False) as out:
-        for part in part_paths:
-            with part.open("rb") as chunk_file:
-                while block := chunk_file.read(1 << 22):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != model.sha256:
-        os.unlink(out.name)
-        raise RuntimeError(f"Assembled {model.filename} has the wrong checksum; reinstall its part packages.")
-    os.replace(out.name, target)
-    marker.write_text(model.sha256)
+    with FileLock(cache_dir / f".{model.filename}.lock"):
+        if _is_complete(target, marker, model.sha256):  # another process assembled it meanwhile
+            return target
+        for leftover in cache_dir.glob(".assembling-*"):  # from a run killed while assembling
+            log.info("Removing %s, left by an interrupted assembly", leftover)
+            leftover.unlink()
+        log.info("Assembling %s from %d packaged parts into %s", model.filename, model.parts, cache_dir)
+        digest = hashlib.sha256()
+        # Write to a temporary file and rename, so a crash never leaves a half model behind.
+        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".assembling-", delete=False) as out:
+            for part in part_paths:
+                with part.open("rb") as chunk_file:
+                    while block := chunk_file.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != model.sha256:
+            os.unlink(out.name)
+            raise RuntimeError(f"Assembled {model.filename} has the wrong checksum; reinstall its part packages.")
+        os.replace(out.name, target)
+        marker.write_text(f"{model.sha256} {target.stat().st_size}")
     return target
+
+
+def _is_complete(target: Path, marker: Path, sha256: str) -> bool:
+    """Whether ``target`` was assembled and checked, and still has the size it had then."""
+    if not (target.is_file() and marker.is_file()):
+        return False
+    recorded = marker.read_text().split()
+    return recorded[:1] == [sha256] and recorded[1:] == [str(target.stat().st_size)]

@@ -8,6 +8,7 @@ rankings are fused by reciprocal rank.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class LexicalIndex:
     def __init__(self, passages: list[Document]):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: a line per index
         self._by_language: dict[str, tuple[list[Document], object]] = {}
         for language in {p.metadata.get("language", "") for p in passages}:
             members = [p for p in passages if p.metadata.get("language", "") == language]

@@ -13,7 +13,14 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = REPO / "corpus" / "lyon-boston-accord.txt"
-SHARED = REPO.parent / "shared"
+
+
+def repo_file(relative: str) -> Path:
+    """A file of the repository that a test needs; a missing one fails that test alone, naming the file."""
+    path = REPO / relative
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the repository should hold it", pytrace=False)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,13 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO, repo_file
 from local_server import free_port, server_process
 from rag import Chatbot
 
-REPO = Path(__file__).resolve().parent.parent
-QUESTIONS = [json.loads(line)["q"] for line in (REPO.parent / "shared" / "eval" / "dev.jsonl").read_text().splitlines()]
 NEW_FACT = "Le premier échange d'étudiants entre Lyon et Boston portera le nom de programme Hirondelle."
 
 
@@ -29,8 +27,9 @@ def changes(report) -> tuple:
 
 
 def retrieved(bot: Chatbot) -> list[list[tuple]]:
-    """For each question, the passages retrieved: document, text and relevance."""
-    return [[(s.document, s.text, s.score) for s in bot.retrieve(question)] for question in QUESTIONS]
+    """For each dev question, the passages retrieved: document, text and relevance."""
+    questions = [json.loads(line)["q"] for line in repo_file("eval/dev.jsonl").read_text().splitlines() if line.strip()]
+    return [[(s.document, s.text, s.score) for s in bot.retrieve(question)] for question in questions]
 
 
 @pytest.mark.slow

@@ -1,20 +1,17 @@
-"""Answer quality with the default models: the built-in evaluation over the shared dev set and
+"""Answer quality with the default models: the built-in evaluation over the dev set and
 over the distractor corpus (the article plus look-alike documents and injected instructions)."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO, repo_file
 from rag import Chatbot
 from rag.evaluation import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
-DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
-DISTRACTOR_SET = REPO / "eval" / "distractors.jsonl"
 ARTIFACTS = REPO / "test-artifacts"
 
 # Regression floors, set below the latest measured scores (README, "Evaluation"). The product targets
@@ -28,14 +25,12 @@ FLOORS = {
 
 @pytest.mark.parametrize(
     "name, questions, corpus",
-    [("dev-set", DEV_SET, REPO / "corpus"), ("distractor-set", DISTRACTOR_SET, REPO / "eval" / "corpus")],
+    [("dev-set", "eval/dev.jsonl", "corpus"), ("distractor-set", "eval/distractors.jsonl", "eval/corpus")],
     ids=["dev-set", "distractor-set"],
 )
 def test_question_set_stays_above_its_quality_floors(name, questions, corpus, tmp_path):
-    if not questions.exists():
-        pytest.skip(f"{questions} is not next to the repository")
-    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
-    report = evaluate(bot, load_questions(questions)).to_dict()
+    bot = Chatbot(corpus_dir=REPO / corpus, data_dir=tmp_path / "data")
+    report = evaluate(bot, load_questions(repo_file(questions))).to_dict()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"eval-{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     summary = report["summary"]
