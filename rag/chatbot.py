@@ -186,13 +186,14 @@ class Chatbot:
             yield refusal
             return
 
-        evidence = "\n".join([question, *(s.text for s in sources), *(q + " " + a for q, a in history)])
-        messages = prompts.answer_messages([s.text for s in sources], question, language, history)
+        # The model reads each passage under its title; the titles count as evidence, never as quotes.
+        evidence = "\n".join([question, *(s.labelled for s in sources), *(q + " " + a for q, a in history)])
+        messages = prompts.answer_messages([s.labelled for s in sources], question, language, history)
         reply = yield from self._stream_reply(messages, sources, language, evidence)
         final = self._checked_answer(question, reply, sources, language, evidence) if reply else None
         if final is not None and self._misses_the_question(question, final.text, sources):
             # One more try without the worked examples, which can pull a small model into copying.
-            messages = prompts.answer_messages([s.text for s in sources], question, language, history, examples=False)
+            messages = prompts.answer_messages([s.labelled for s in sources], question, language, history, examples=False)
             reply = self.chat_model.invoke(messages, **self._answer_options(sources)).content
             final = self._checked_answer(question, reply, sources, language, evidence)
             if final is not None and self._misses_the_question(question, final.text, sources):
@@ -268,9 +269,10 @@ class Chatbot:
         if grounding.is_none(quote) or grounding.find_quote(quote, passages) is None:
             log.info("Refused: quote not found in the passages: %r", quote)
             return None
-        best = grounding.supporting_passage(text, quote, passages)
-        cited_document = "\n".join(s.text for s in sources if s.document == sources[best].document)
-        if missing := grounding.names_missing_from(question, cited_document, "\n".join(passages)):
+        titled = [s.labelled for s in sources]
+        best = grounding.supporting_passage(text, quote, titled)
+        cited_document = "\n".join(s.labelled for s in sources if s.document == sources[best].document)
+        if missing := grounding.names_missing_from(question, cited_document, "\n".join(titled)):
             log.info("Refused: the cited document never mentions %s", missing)
             return None
         if grounding.find_quote(quote, [passages[best]]) is None:
@@ -294,7 +296,7 @@ class Chatbot:
     @staticmethod
     def _untranslated(text: str, language: str, question: str, sources: list[Source]) -> list[str]:
         """Words of ``text`` copied untranslated from passages in the other language (and not from the question)."""
-        other_language_passages = "\n".join(s.text for s in sources if s.language and s.language != language)
+        other_language_passages = "\n".join(s.labelled for s in sources if s.language and s.language != language)
         return sorted(set(foreign_words(text, language, other_language_passages)) - set(question.lower().split()))
 
     def _follow_up(self, messages, reply: str, request: str) -> str:
@@ -326,7 +328,7 @@ class Chatbot:
         for word in untranslated:
             translation = self._follow_up(messages, reply, prompts.translate_word_request(word, language)).strip(" .\"'")
             if translation and len(translation.split()) <= MAX_TRANSLATION_WORDS and translation.lower() != word:
-                text = re.sub(rf"\b{re.escape(word)}\b", translation, text)
+                text = re.sub(rf"\b{re.escape(word)}\b", lambda _: translation, text)  # model output: data, not a template
         return text
 
     def _check_question(self, question: str) -> str:

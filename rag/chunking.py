@@ -14,29 +14,39 @@ from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 LIST_ITEM = re.compile(r"^\s*([•\-*–·▪●]|\d+[.)])\s+")
-SENTENCE_SEPARATORS = ["\n", ". ", "! ", "? ", "; ", ": ", ", ", " "]
+# The last separator, "", cuts text that has no other (a base64 blob, a PDF extraction without spaces).
+SENTENCE_SEPARATORS = ["\n", ". ", "! ", "? ", "; ", ": ", ", ", " ", ""]
+# Longest title put before a passage where it is used (embedding, prompt): a page's <title> can be any length.
+MAX_TITLE_CHARS = 150
+
+
+def max_passage_chars(chunk_size: int, chunk_min: int) -> int:
+    """No passage is longer than this, whatever the input (merging small pieces may pass chunk_size)."""
+    return chunk_size + chunk_min
 
 
 def split_documents(documents: list[Document], chunk_size: int, chunk_min: int) -> list[Document]:
-    """Passages of every document, with source, title, language and position metadata.
+    """Passages of every document, with its source, title and language metadata.
 
-    Each passage starts with its document's title, so that a passage taken
-    alone (by the search, or by the chat model) still says what it is about.
+    The metadata holds no position: a passage's key (a hash of text and
+    metadata) then stays the same when an edit elsewhere in its document moves
+    it, so only the passages an edit touches are embedded again.
     """
-    passages = []
-    for document in documents:
-        header = passage_header(document.metadata.get("title", ""))
-        for position, (start, text) in enumerate(split_text(document.page_content, chunk_size, chunk_min)):
-            metadata = {**document.metadata, "chunk": position, "start": start}
-            content = text if text.startswith(header) else f"{header}\n{text}"
-            passages.append(Document(page_content=content, metadata=metadata))
-    return passages
+    return [
+        Document(page_content=text, metadata=dict(document.metadata))
+        for document in documents
+        for _, text in split_text(document.page_content, chunk_size, chunk_min)
+    ]
 
 
-def passage_header(title: str) -> str:
-    """The title line put before each passage ("lyon-boston-accord" reads "Lyon boston accord")."""
-    words = re.sub(r"[-_]+", " ", title).strip()
-    return f"[{words[:1].upper()}{words[1:]}]"
+def labelled(title: str, text: str) -> str:
+    """A passage under its document's title line, as embedded and shown to the chat model.
+
+    A passage taken alone (by the search, or by the chat model) still says what it
+    is about; the title stays metadata, never part of the stored passage or a quote.
+    """
+    words = " ".join(re.sub(r"[-_]+", " ", title).split())[:MAX_TITLE_CHARS]
+    return f"[{words[:1].upper()}{words[1:]}]\n{text}" if words else text
 
 
 def split_text(text: str, chunk_size: int, chunk_min: int) -> list[tuple[int, str]]:
@@ -84,9 +94,10 @@ def _merge_small(pieces: list[tuple[int, str]], text: str, chunk_size: int, chun
     merged: list[tuple[int, str]] = []
     for start, piece in pieces:
         if merged and (len(piece) < chunk_min or len(merged[-1][1]) < chunk_min):
-            previous_start, previous = merged[-1]
-            if len(previous) + len(piece) <= chunk_size + chunk_min:
-                merged[-1] = (previous_start, text[previous_start : start + len(piece)].strip())
+            previous_start = merged[-1][0]
+            joined = text[previous_start : start + len(piece)].strip()
+            if len(joined) <= max_passage_chars(chunk_size, chunk_min):
+                merged[-1] = (previous_start, joined)
                 continue
         merged.append((start, piece))
     return merged

@@ -7,15 +7,22 @@ document is replaced only when asked.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES
 
+log = logging.getLogger(__name__)
+
 MAX_NAME_CHARS = 120
+UPLOAD_PREFIX = ".upload-"  # hidden: never indexed while being written
+# An upload's temporary file older than this was left by a killed process: no upload takes that long.
+UPLOAD_LEFTOVER_AGE_S = 600
 
 
 class DocumentExistsError(FileExistsError):
@@ -58,7 +65,7 @@ def save_document(
     data = Path(upload).read_bytes()
     if replace:
         # Written beside the target under a hidden name (never indexed), then swapped in at once.
-        handle, temporary = tempfile.mkstemp(prefix=".upload-", dir=corpus_dir)
+        handle, temporary = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=corpus_dir)
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
@@ -94,3 +101,17 @@ def delete_document(corpus_dir: Path, source: str) -> Path:
         raise FileNotFoundError(f"{source} is not in the corpus.")
     path.unlink()
     return path
+
+
+def remove_upload_leftovers(corpus_dir: Path, older_than_s: float = UPLOAD_LEFTOVER_AGE_S) -> list[Path]:
+    """Delete the temporary files of uploads that a killed process never finished; returns them."""
+    cutoff, removed = time.time() - older_than_s, []
+    for path in Path(corpus_dir).glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                log.warning("Removed %s, left by an interrupted upload", path)
+                removed.append(path)
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
+    return removed

@@ -9,6 +9,7 @@ files may be UTF-8 or cp1252/latin-1. A file that cannot be read raises
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -69,17 +70,25 @@ def load_file(path: Path, source: str, max_file_mb: float = 20.0) -> Document:
     return parse_document(read_file(path, max_file_mb), path.suffix, source)
 
 
-def parse_document(data: bytes, suffix: str, source: str) -> Document:
-    """A Document from a file's bytes; ``suffix`` picks the format, ``source`` names the file."""
+def extract_text(data: bytes, suffix: str, max_chars: int = 50_000_000) -> tuple[str | None, str]:
+    """(title, text) of a file's bytes; ``suffix`` picks the format. Text past ``max_chars`` is refused."""
     suffix = suffix.lower()
     if suffix in HTML_SUFFIXES:
         title, text = read_html(data)
     elif suffix == ".pdf":
-        title, text = read_pdf(data)
+        title, text = read_pdf(data, max_chars)
     elif suffix == ".docx":
-        title, text = read_docx(data)
+        title, text = read_docx(data, max_chars)
     else:
         title, text = None, decode_text(data)
+    if len(text) > max_chars:
+        raise too_long(len(text), max_chars)
+    return title, text
+
+
+def parse_document(data: bytes, suffix: str, source: str, extract=extract_text) -> Document:
+    """A Document from a file's bytes; ``source`` names the file, ``extract`` gets its (title, text)."""
+    title, text = extract(data, suffix)
     text = drop_credit_line(normalise_whitespace(text))
     if not text.strip():
         raise UnreadableDocument("no text in file")
@@ -136,18 +145,34 @@ def _is_html_boilerplate(tag) -> bool:
     return bool(HTML_BOILERPLATE_NAMES.search(names)) and tag.find(["article", "main", "h1"]) is None
 
 
-def read_pdf(data: bytes) -> tuple[str | None, str]:
+def too_long(chars: int, max_chars: int) -> UnreadableDocument:
+    return UnreadableDocument(f"its text is over {max_chars / 1e6:g} million characters (the limit on expanded size)")
+
+
+def read_pdf(data: bytes, max_chars: int) -> tuple[str | None, str]:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
-    pages = [page.extract_text() or "" for page in reader.pages]
+    pages, chars = [], 0
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        chars += len(pages[-1])
+        if chars > max_chars:
+            raise too_long(chars, max_chars)
     title = reader.metadata.title if reader.metadata and reader.metadata.title else None
     return title, "\n\n".join(pages)
 
 
-def read_docx(data: bytes) -> tuple[str | None, str]:
+def read_docx(data: bytes, max_chars: int) -> tuple[str | None, str]:
+    import zipfile
+
     import docx
 
+    # A DOCX is a zip: its XML can expand to far more than the file (a zip bomb). Refused before parsing.
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        expanded = sum(member.file_size for member in archive.infolist())
+    if expanded > 4 * max_chars:  # XML markup around the text: a few bytes per character
+        raise too_long(expanded, max_chars)
     document = docx.Document(io.BytesIO(data))
     lines = []
     for paragraph in document.paragraphs:
@@ -184,3 +209,49 @@ def first_line_title(text: str, suffix: str) -> str | None:
     if 0 < len(first) <= 120 and not first.endswith((".", ",", ";", ":")):
         return first
     return None
+
+
+# Compressed formats: their text can be far larger than the file, and a parser busy on a crafted one
+# cannot be stopped from inside its own process.
+ISOLATED_SUFFIXES = {".pdf", ".docx"}
+
+
+class ParserProcess:
+    """Extracts the text of PDF and DOCX files in a worker process, within a time and a memory limit per file.
+
+    A file that takes longer, or needs more memory, is refused (the worker is
+    stopped) and the index run goes on with the next file.
+    """
+
+    def __init__(self, max_seconds: float, max_chars: int, max_memory_mb: int = 2048):
+        self.max_seconds, self.max_chars, self.max_memory_mb = max_seconds, max_chars, max_memory_mb
+        self._pool = None
+
+    def extract(self, data: bytes, suffix: str) -> tuple[str | None, str]:
+        if suffix.lower() not in ISOLATED_SUFFIXES:
+            return extract_text(data, suffix, self.max_chars)
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")  # no copy of this process's threads and models
+            self._pool = context.Pool(1, initializer=_limit_memory, initargs=(self.max_memory_mb,))
+        job = self._pool.apply_async(extract_text, (data, suffix, self.max_chars))
+        try:
+            return job.get(timeout=self.max_seconds)
+        except multiprocessing.TimeoutError:
+            self.close()
+            raise UnreadableDocument(f"parsing it took over {self.max_seconds:g} s") from None
+        except MemoryError:
+            self.close()
+            raise UnreadableDocument(f"parsing it needs over {self.max_memory_mb} MB of memory") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def _limit_memory(max_memory_mb: int) -> None:
+    import resource
+
+    limit = max_memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

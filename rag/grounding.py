@@ -68,15 +68,6 @@ def is_none(text: str | None) -> bool:
     return text is None or normalise(text).strip(" .") in {"none", "aucun", "aucune", "n/a", ""}
 
 
-# The title line the chunker puts before each passage ("[Lyon boston accord]"): a label, not a statement.
-HEADER = re.compile(r"\A\[[^\]\n]*\]\n")
-
-
-def body(passage: str) -> str:
-    """``passage`` without its title line."""
-    return HEADER.sub("", passage)
-
-
 def find_quote(quote: str, passages: list[str]) -> int | None:
     """Index of the passage that contains ``quote`` (allowing small copy slips), else None."""
     quote_words = words(quote)
@@ -85,7 +76,7 @@ def find_quote(quote: str, passages: list[str]) -> int | None:
     target = " ".join(quote_words)
     best, best_ratio = None, 0.0
     for position, passage in enumerate(passages):
-        passage_words = words(body(passage))
+        passage_words = words(passage)
         if target in " ".join(passage_words):
             return position
         matcher = SequenceMatcher(None, quote_words, passage_words, autojunk=False)
@@ -212,8 +203,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences (and list items) of a passage, as written, without its title line."""
-    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(body(text)))
+    """The sentences (and list items) of a passage, as written."""
+    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(text))
     return [part for part in parts if len(part) > 3]
 
 

@@ -31,7 +31,8 @@ from langchain_core.utils.iter import batch_iterate
 from tqdm import tqdm
 
 from rag.chunking import split_documents
-from rag.documents import UnreadableDocument, corpus_files, parse_document, read_file
+from rag.corpus import remove_upload_leftovers
+from rag.documents import ParserProcess, UnreadableDocument, corpus_files, parse_document, read_file
 from rag.settings import Settings
 from rag.store import FileRecords, get_all
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256  # passages embedded and written together: larger batches spend less per passage on writes
 DELETE_BATCH = 1000
+# Raised when passages are built differently, so that files indexed the old way are read again.
+# 2: the title is metadata, no longer a line of the passage; no position in the metadata.
+PASSAGE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,18 @@ class Indexer:
 
     def run(self, progress: bool | None = None) -> IndexReport:
         with self._thread_lock, self._process_lock:
-            return self._run(sys.stderr.isatty() if progress is None else progress)
+            remove_upload_leftovers(self.settings.corpus_dir)
+            parser = ParserProcess(self.settings.max_parse_s, int(self.settings.max_text_mb * 1e6))
+            try:
+                return self._run(sys.stderr.isatty() if progress is None else progress, parser)
+            finally:
+                parser.close()
 
-    def _run(self, progress: bool) -> IndexReport:
+    def _run(self, progress: bool, parser: ParserProcess) -> IndexReport:
         started = time.perf_counter()
         self._reconcile_records()
         recorded = self.files.fingerprints()
-        documents, fingerprints, unchanged, skipped = self._read_files(recorded)
+        documents, fingerprints, unchanged, skipped = self._read_files(recorded, parser)
         report = IndexReport(skipped=skipped)
         gone = sorted(recorded.keys() - fingerprints.keys() - unchanged)
         indexed_before = {source for source, fingerprint in recorded.items() if fingerprint != FileRecords.PENDING}
@@ -118,7 +127,7 @@ class Indexer:
         log.info("Index: %s", report.summary())
         return report
 
-    def _read_files(self, recorded: dict[str, str]):
+    def _read_files(self, recorded: dict[str, str], parser: ParserProcess):
         """Documents and fingerprints of the new and changed files; unchanged and unreadable files.
 
         Every file is read and fingerprinted; only those whose fingerprint is
@@ -133,7 +142,7 @@ class Indexer:
                 if recorded.get(source) == fingerprint:
                     unchanged.add(source)
                     continue
-                documents.append(parse_document(data, path.suffix, source))
+                documents.append(parse_document(data, path.suffix, source, parser.extract))
                 fingerprints[source] = fingerprint
             except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
                 reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
@@ -142,8 +151,8 @@ class Indexer:
         return documents, fingerprints, unchanged, skipped
 
     def _fingerprint(self, data: bytes) -> str:
-        """A file's content hash, salted with the settings that shape its passages."""
-        digest = hashlib.sha256(f"{self.settings.chunk_size}/{self.settings.chunk_min}\n".encode())
+        """A file's content hash, salted with what shapes its passages: the settings and the passage format."""
+        digest = hashlib.sha256(f"{PASSAGE_FORMAT}/{self.settings.chunk_size}/{self.settings.chunk_min}\n".encode())
         digest.update(data)
         return digest.hexdigest()
 

@@ -17,6 +17,7 @@ import numpy as np
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
+from rag.chunking import labelled
 from rag.grounding import normalise
 from rag.store import all_passages
 
@@ -38,9 +39,13 @@ class Source:
     text: str
     score: float  # cosine similarity between question and passage, -1..1
     title: str = ""
-    chunk: int = 0
     language: str = ""
     id: str = ""
+
+    @property
+    def labelled(self) -> str:
+        """The passage under its document's title line, as the chat model reads it."""
+        return labelled(self.title, self.text)
 
     @classmethod
     def from_document(cls, document: Document, score: float) -> "Source":
@@ -50,7 +55,6 @@ class Source:
             text=document.page_content,
             score=round(float(score), 4),
             title=metadata.get("title", ""),
-            chunk=int(metadata.get("chunk", 0)),
             language=metadata.get("language", ""),
             id=document.id or "",
         )
@@ -71,7 +75,8 @@ class LexicalIndex:
         for language in {p.metadata.get("language", "") for p in passages}:
             members = [p for p in passages if p.metadata.get("language", "") == language]
             engine = bm25s.BM25()
-            engine.index([tokenize(p.page_content) or ["∅"] for p in members], show_progress=False)
+            texts = [labelled(p.metadata.get("title", ""), p.page_content) for p in members]
+            engine.index([tokenize(text) or ["∅"] for text in texts], show_progress=False)
             self._by_language[language] = (members, engine)
 
     def search(self, query: str, language: str, k: int) -> list[Document]:

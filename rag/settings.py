@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # Limits on input
     max_question_chars: int = 2000
     max_file_mb: float = 20.0
+    max_text_mb: float = Field(50.0, description="Most text one file may expand to (millions of characters).")
+    max_parse_s: float = Field(60.0, description="Longest time parsing one PDF or DOCX file may take.")
 
     @field_validator("top_k", "candidates", "chunk_size", "max_question_chars")
     @classmethod

@@ -13,6 +13,7 @@ which did not change are not even read again.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 
 from langchain_chroma import Chroma
@@ -22,6 +23,7 @@ from langchain_core.embeddings import Embeddings
 from sqlalchemy import Column, MetaData, String, Table, bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert
 
+from rag.chunking import labelled
 from rag.settings import Settings
 
 
@@ -41,12 +43,35 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-    return Chroma(
+    return TitledChroma(
         client=client,
         collection_name=collection_name(settings),
         embedding_function=embeddings,
         collection_metadata={"hnsw:space": "cosine"},
     )
+
+
+class TitledChroma(Chroma):
+    """Chroma whose passages are embedded under their document's title line and stored without it.
+
+    langchain_chroma embeds exactly the text it stores; the title must help the
+    search (a passage alone may never name what it is about) without becoming
+    part of the passage, where it could be quoted as a statement.
+    """
+
+    def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, ids: list[str] | None = None,
+                  **kwargs) -> list[str]:
+        texts = list(texts)
+        metadatas = list(metadatas or []) + [{}] * (len(texts) - len(metadatas or []))
+        ids = [passage_id or str(uuid.uuid4()) for passage_id in (ids or [None] * len(texts))]
+        titled = [labelled((metadata or {}).get("title", ""), text) for text, metadata in zip(texts, metadatas)]
+        self._collection.upsert(
+            ids=ids,
+            embeddings=self.embeddings.embed_documents(titled),
+            metadatas=[metadata or None for metadata in metadatas],
+            documents=texts,
+        )
+        return ids
 
 
 def open_record_manager(settings: Settings) -> SQLRecordManager:

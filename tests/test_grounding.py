@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag import grounding
+from rag.retrieval import Source
 
 PASSAGES = [
     "Le programme Big Booster a été le théâtre d’une nouvelle coopération pour la Métropole de Lyon.",
@@ -96,11 +97,13 @@ def test_any_sentence_of_a_passage_is_found_in_that_passage(passages, data):
             assert grounding.find_quote(sentence, passages) is not None
 
 
-def test_a_passage_title_line_is_not_a_quote():
-    passage = "[Lyon boston accord]\nMarty Walsh, Maire de Boston, était présent."
-    assert grounding.find_quote("[Lyon boston accord]", [passage]) is None
-    assert "Lyon boston accord" not in grounding.reply_grammar([passage])
-    assert grounding.sentences(passage) == ["Marty Walsh, Maire de Boston, était présent."]
+def test_a_title_is_read_with_its_passage_but_never_quotable():
+    title = "[Vidéo] Lyon et Boston signent un accord"
+    source = Source(document="video.txt", text="Marty Walsh, Maire de Boston, était présent.", score=0.9, title=title)
+    assert source.labelled == f"[{title}]\n{source.text}"
+    assert "Vidéo" not in grounding.reply_grammar([source.text])
+    assert grounding.find_quote(title, [source.text]) is None
+    assert grounding.sentences(source.text) == ["Marty Walsh, Maire de Boston, était présent."]
 
 
 def test_an_answer_lifted_from_the_worked_examples_is_caught():

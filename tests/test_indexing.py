@@ -4,6 +4,7 @@ The store is checked against the corpus on disk: every file's current
 passages present exactly once, none of a deleted or older version.
 """
 
+import base64
 import logging
 import os
 import queue
@@ -12,12 +13,13 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
 from rag import Chatbot, indexing
-from rag.chunking import split_documents
+from rag.chunking import max_passage_chars, split_documents
 from rag.documents import corpus_files, load_file
 from rag.embeddings import make_embeddings
 from rag.settings import Settings
@@ -54,13 +56,16 @@ def make_bot(corpus, data_dir, embeddings) -> Chatbot:
     return bot
 
 
-def stored(bot: Chatbot) -> list[tuple[str, int, str]]:
-    """(source, position, text) of every passage in the store, duplicates included."""
-    return sorted((p.metadata["source"], p.metadata["chunk"], p.page_content) for p in all_passages(bot.store))
+def stored(bot: Chatbot) -> list[tuple[str, str, str]]:
+    """(source, title, text) of every passage in the store, duplicates included."""
+    return sorted((p.metadata["source"], p.metadata["title"], p.page_content) for p in all_passages(bot.store))
 
 
-def on_disk(bot: Chatbot) -> list[tuple[str, int, str]]:
-    """(source, position, text) of the passages of the readable files in the corpus now."""
+def on_disk(bot: Chatbot) -> list[tuple[str, str, str]]:
+    """(source, title, text) of the distinct passages of the readable files in the corpus now.
+
+    A passage repeated word for word in one document is stored once: its key is its text and metadata.
+    """
     corpus, settings = bot.settings.corpus_dir, bot.settings
     documents = []
     for path in corpus_files(corpus):
@@ -69,7 +74,7 @@ def on_disk(bot: Chatbot) -> list[tuple[str, int, str]]:
         except Exception:  # noqa: BLE001 - unreadable files have no passages
             continue
     passages = split_documents(documents, settings.chunk_size, settings.chunk_min)
-    return sorted((p.metadata["source"], p.metadata["chunk"], p.page_content) for p in passages)
+    return sorted({(p.metadata["source"], p.metadata["title"], p.page_content) for p in passages})
 
 
 def counts(report) -> tuple[int, int, int, int]:
@@ -228,7 +233,7 @@ def test_passages_left_by_a_killed_run_or_lost_from_the_store_are_repaired(corpu
     bot = make_bot(corpus, tmp_path / "data", embeddings)
     bot.index()
     # Written to Chroma but never recorded, as when a run is killed between the two.
-    bot.store.add_texts(["Un passage d'une version abandonnée."], metadatas=[{"source": "old.txt", "chunk": 0}])
+    bot.store.add_texts(["Un passage d'une version abandonnée."], metadatas=[{"source": "old.txt", "title": "old"}])
     bot.index()
     assert stored(bot) == on_disk(bot)
 
@@ -333,3 +338,114 @@ def test_rag_index_watch_prints_a_line_per_run_and_stops_cleanly_on_ctrl_c(corpu
         returncode = process.wait(timeout=30)
     assert returncode == 130
     assert "Traceback" not in process.stderr.read()
+
+
+def pdf_with_page(content: bytes) -> bytes:
+    """A real one-page PDF whose page draws ``content`` (PDF text operators), flate-compressed."""
+    stream = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    pdf, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return pdf + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def test_no_passage_is_over_the_hard_limit_whatever_the_text(corpus, tmp_path, embeddings):
+    blob = base64.b64encode(os.urandom(45_000)).decode()  # 60,000 characters without a space
+    (corpus / "blob.txt").write_text(f"Pièce jointe\n\n{blob}\n\nLe tunnel de Fourvière fermera en août.\n")
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+
+    limit = max_passage_chars(bot.settings.chunk_size, bot.settings.chunk_min)
+    lengths = [len(text) for _, _, text in stored(bot)]
+    assert max(lengths) <= limit, max(lengths)
+    assert "".join(text for source, _, text in stored(bot) if source == "blob.txt").count(blob[:500]) == 1
+    assert any("Le tunnel de Fourvière fermera en août." in text for _, _, text in stored(bot))  # nothing lost
+
+
+def test_files_that_expand_too_far_or_parse_too_long_are_skipped_and_named(corpus, tmp_path, embeddings):
+    import docx
+
+    bomb = docx.Document()
+    bomb.add_paragraph("a" * 3_000_000)  # a few kB zipped, 3 MB of text
+    bomb.save(corpus / "bomb.docx")
+    slow_page = b"BT /F1 12 Tf 72 720 Td (Lyon et Boston) Tj ET\n" * 400_000
+    (corpus / "slow.pdf").write_bytes(pdf_with_page(slow_page))
+    (corpus / "ok.pdf").write_bytes(pdf_with_page(b"BT /F1 12 Tf 72 720 Td (Le pont Schuman rouvre en mai.) Tj ET\n"))
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.settings.max_text_mb, bot.settings.max_parse_s = 1.0, 5.0
+
+    started = time.monotonic()
+    report = bot.index()
+
+    reasons = {skipped.source: skipped.reason for skipped in report.skipped}
+    assert "limit on expanded size" in reasons["bomb.docx"]
+    assert "took over 5 s" in reasons["slow.pdf"]
+    assert report.added == 2  # the article and ok.pdf
+    assert time.monotonic() - started < 60
+    assert "Schuman" in bot.retrieve("Quand le pont Schuman rouvre-t-il ?")[0].text
+
+
+def test_a_title_is_metadata_not_passage_text(corpus, tmp_path, embeddings):
+    (corpus / "video.html").write_text(
+        "<html><head><title>[Vidéo] Lyon et Boston : l'accord signé</title></head><body><article>"
+        "<p>La Métropole de Lyon et la ville de Boston ont signé un accord de coopération sur l'innovation.</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+
+    video = next(s for s in bot.retrieve("Quel accord Lyon et Boston ont-ils signé ?", history=None) if s.document == "video.html")
+    assert video.title == "[Vidéo] Lyon et Boston : l'accord signé"
+    assert "Vidéo" not in video.text and video.text.startswith("La Métropole de Lyon")
+    assert video.labelled.startswith("[[Vidéo] Lyon et Boston : l'accord signé]\n")
+
+
+def test_editing_one_sentence_re_embeds_only_the_passages_it_touches(corpus, tmp_path, embeddings):
+    paragraphs = [
+        f"Chapitre {n}. " + " ".join(f"Le quartier numéro {n} accueille le projet {n * 10 + k} de la Métropole." for k in range(8))
+        for n in range(1, 21)
+    ]
+    report_file = corpus / "rapport.txt"
+    report_file.write_text("Rapport annuel\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    bot = make_bot(corpus, tmp_path / "data", embeddings)
+    bot.index()
+    assert sum(source == "rapport.txt" for source, _, _ in stored(bot)) >= 20
+
+    paragraphs[0] = paragraphs[0].replace("le projet 10 de", "le grand projet 10 de")
+    report_file.write_text("Rapport annuel\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    embedded = embeddings.passages
+    report = bot.index()
+
+    assert report.passages_written <= 2 and embeddings.passages - embedded <= 2, report.summary()
+    assert stored(bot) == on_disk(bot)
+
+
+def test_uploads_left_half_written_are_removed_at_the_next_run(corpus, tmp_path, embeddings):
+    old, fresh = corpus / ".upload-k1ll3d", corpus / ".upload-busy"
+    old.write_bytes(b"half a PDF")
+    fresh.write_bytes(b"being written")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    make_bot(corpus, tmp_path / "data", embeddings).index()
+    assert not old.exists() and fresh.exists()
+
+
+def test_a_translation_with_backslashes_is_inserted_as_text(corpus, tmp_path):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
+    bot.chat_model = FakeListChatModel(responses=[r"robotics \1 C:\new"])
+    text = bot._translate_words([], "ANSWER: x", "the robotique sector", ["robotique"], "en")
+    assert text == r"the robotics \1 C:\new sector"
