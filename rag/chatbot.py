@@ -16,7 +16,7 @@ from rag.indexing import Indexer, IndexReport
 from rag.language import detect_language, foreign_words
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
-from rag.store import get_all
+from rag.store import get_all, reaching_store
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +107,15 @@ class Chatbot:
         """
         chat_model_ready = threading.Thread(target=self._read_instructions, daemon=True)
         chat_model_ready.start()
-        self._ensure_indexed()
         detect_language("Qui a signé l'accord ?")  # loads the detector's language models
-        self.retriever.retrieve("accord", "fr", 1)  # loads the embedding model, builds the lexical index
+        self._retrieve("accord", "fr")  # loads the embedding model, builds the lexical index
         chat_model_ready.join()
 
     # Indexing
     def index(self, progress: bool | None = None) -> IndexReport:
         """Bring the store in line with the corpus folder; only changed files are embedded."""
-        report = self.indexer.run(progress=progress)
+        with reaching_store(self.settings):
+            report = self.indexer.run(progress=progress)
         self._index_checked = True
         if report.passages_written or report.passages_deleted:
             self.retriever.refresh()
@@ -124,7 +124,8 @@ class Chatbot:
     def documents(self) -> list[IndexedDocument]:
         """The indexed documents, with their passage counts, sorted by path."""
         by_source: dict[str, IndexedDocument] = {}
-        stored = get_all(self.store, ["metadatas"])
+        with reaching_store(self.settings):
+            stored = get_all(self.store, ["metadatas"])
         for metadata in stored["metadatas"]:
             metadata = metadata or {}
             source = metadata.get("source", "")
@@ -147,8 +148,12 @@ class Chatbot:
     def retrieve(self, question: str, history: list[tuple[str, str]] | None = None) -> list[Source]:
         """The passages that would be given to the chat model for ``question``."""
         question = self._check_question(question)
-        self._ensure_indexed()
-        return self.retriever.retrieve(self._search_query(question, history or []), detect_language(question), self.settings.top_k)
+        return self._retrieve(self._search_query(question, history or []), detect_language(question))
+
+    def _retrieve(self, query: str, language: str) -> list[Source]:
+        with reaching_store(self.settings):
+            self._ensure_indexed()
+            return self.retriever.retrieve(query, language, self.settings.top_k)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Answer ``question`` (French or English) from the corpus."""
@@ -178,8 +183,7 @@ class Chatbot:
         question = self._check_question(question)
         history = list(history or [])
         language = detect_language(question)
-        self._ensure_indexed()
-        sources = self.retriever.retrieve(self._search_query(question, history), language, self.settings.top_k)
+        sources = self._retrieve(self._search_query(question, history), language)
         refusal = Answer(grounding.REFUSALS[language], language, answered=False, sources=sources)
         if not sources:
             refusal.seconds = time.perf_counter() - started

@@ -197,6 +197,11 @@ class OpenAIServerChat(BaseChatModel):
             yield
         except openai.APIConnectionError as error:
             raise ChatBackendError(f"The chat model server at {self.base_url} cannot be reached: {error}") from error
+        except openai.APIStatusError as error:  # a wrong model name (404), key (401), a server fault (5xx)
+            reason = " ".join(str(error.message).split())[:300]
+            raise ChatBackendError(
+                f"The chat model server at {self.base_url} answered {error.status_code}: {reason}"
+            ) from error
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
         """Nothing to do here: the server loads its model and keeps its own cache."""

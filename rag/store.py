@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
@@ -25,6 +26,36 @@ from sqlalchemy.dialects.sqlite import insert
 
 from rag.chunking import labelled
 from rag.settings import Settings
+
+
+class StoreBackendError(RuntimeError):
+    """The Chroma server could not be reached; the message names it and its URL."""
+
+
+def chroma_url(settings: Settings) -> str:
+    return f"http://{settings.chroma_host}:{settings.chroma_port}"
+
+
+@contextmanager
+def reaching_store(settings: Settings):
+    """Failures to reach a Chroma server raised as one ``StoreBackendError`` naming it.
+
+    chromadb reports a server that is down as httpx's errors, or as a ValueError
+    when the client is made (which would read as a bad question).
+    """
+    if not settings.chroma_host:  # the embedded store: no server to name
+        yield
+        return
+    import httpx
+
+    try:
+        yield
+    except (httpx.TransportError, httpx.HTTPStatusError) as error:
+        raise StoreBackendError(f"The Chroma server at {chroma_url(settings)} cannot be reached ({error}).") from error
+    except ValueError as error:
+        if "connect to a Chroma server" in str(error):
+            raise StoreBackendError(f"The Chroma server at {chroma_url(settings)} cannot be reached.") from error
+        raise
 
 
 def collection_name(settings: Settings) -> str:

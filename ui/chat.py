@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 from rag import Answer, Chatbot
 from rag.language import detect_language
+from rag.llm import ChatBackendError
+from rag.store import StoreBackendError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +26,8 @@ LABELS = {
     "en": {"sources": "Sources", "relevance": "relevance"},
 }
 FAILURES = {
-    "fr": "Aucune réponse n'a pu être produite ({error}). Réessayez dans un instant ; si cela persiste, "
-    "vérifiez que le modèle de réponse (ou son serveur) fonctionne.",
-    "en": "No answer could be produced ({error}). Try again in a moment; if this persists, "
-    "check that the chat model (or its server) is running.",
+    "fr": "Aucune réponse n'a pu être produite : {error} Réessayez dans un instant.",
+    "en": "No answer could be produced: {error} Try again in a moment.",
 }
 
 
@@ -123,7 +123,9 @@ def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[di
 
 def failure_text(error: Exception, question: str) -> str:
     """What went wrong, in the question's language, in one short line."""
-    reason = f"{type(error).__name__}: {error}"[:200]
+    # A backend's own message names it (the chat model or the Chroma server) and its URL.
+    reason = str(error) if isinstance(error, (ChatBackendError, StoreBackendError)) else f"{type(error).__name__}: {error}."
+    reason = " ".join(reason.split())[:300]
     return FAILURES[detect_language(question)].format(error=reason)
 
 

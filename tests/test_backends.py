@@ -1,0 +1,101 @@
+"""Backends that fail and come back: a real ``chroma run`` and a real ``llama_cpp.server``, stopped and restarted.
+
+Every failure reaches the user as one line naming the component and its URL;
+the same chatbot works again once the server is back, without a restart.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from local_server import free_port, server_process
+from rag import Chatbot
+from rag.llm import ChatBackendError
+from rag.packaged import resolve_gguf
+from rag.settings import Settings
+from rag.store import StoreBackendError
+from ui.chat import respond
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "Qui est le maire de Boston ?"
+OFFICIAL = "Which official from Lyon attended the signing?"  # answered even by the small model
+
+
+def chroma_server(path, port, log):
+    command = [str(REPO / ".venv" / "bin" / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1",
+               "--port", str(port)]
+    return server_process(command, f"http://127.0.0.1:{port}/api/v2/heartbeat", log, timeout_s=60)
+
+
+def chat_server(port, log, api_key="secret"):
+    gguf = resolve_gguf("qwen2.5-coder-0.5b", Settings().model_cache_dir)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "small",
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
+               "--api_key", api_key]
+    return server_process(command, f"http://127.0.0.1:{port}/docs", log, timeout_s=120)
+
+
+def rag_ask(corpus, data, env):
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", QUESTION, "--corpus", str(corpus), "--data", str(data)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in text, text
+    return lines[0]
+
+
+def test_a_chroma_server_that_stops_is_named_and_the_bot_recovers_when_it_is_back(corpus, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port)
+    with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma-1.log"):
+        bot.index()
+        assert any("Walsh" in source.text for source in bot.retrieve(QUESTION))
+
+    with pytest.raises(StoreBackendError, match=url):
+        bot.retrieve(QUESTION)
+    with pytest.raises(StoreBackendError, match=url):
+        bot.documents()
+    *_, shown = respond(bot, QUESTION, [])
+    assert "Chroma server" in shown[-1]["content"] and url in shown[-1]["content"]
+    env = {**os.environ, "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port)}
+    result = rag_ask(corpus, tmp_path / "data", env)
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert line.startswith("rag: The Chroma server at") and url in line
+
+    with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma-2.log"):
+        assert any("Walsh" in source.text for source in bot.retrieve(QUESTION))
+        assert bot.index().unchanged == 1
+
+
+def test_a_chat_server_that_refuses_or_stops_is_named_and_the_bot_recovers(corpus, tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    settings = {"llm_backend": "openai", "openai_base_url": base_url, "llm_model": "small"}
+    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data", openai_api_key="secret", **settings)
+    wrong_key = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data", openai_api_key="wrong", **settings)
+    with chat_server(port, tmp_path / "server-1.log"):
+        assert "dognin" in bot.ask(OFFICIAL).text.lower()
+        with pytest.raises(ChatBackendError, match=rf"{base_url} answered 401"):
+            wrong_key.ask(QUESTION)
+        env = {**os.environ, "RAG_LLM_BACKEND": "openai", "RAG_OPENAI_BASE_URL": base_url,
+               "RAG_OPENAI_API_KEY": "wrong"}
+        result = rag_ask(corpus, tmp_path / "data", env)
+        assert result.returncode == 2 and base_url in one_line(result.stderr) and "401" in result.stderr
+
+    with pytest.raises(ChatBackendError, match=base_url):
+        bot.ask(QUESTION)
+    *_, shown = respond(bot, QUESTION, [])
+    assert "chat model server" in shown[-1]["content"] and base_url in shown[-1]["content"]
+
+    with chat_server(port, tmp_path / "server-2.log"):
+        assert "dognin" in bot.ask(OFFICIAL).text.lower()
