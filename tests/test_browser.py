@@ -171,3 +171,45 @@ def test_a_hostile_document_is_shown_as_text_and_runs_nothing(page):
     page.get_by_role("tab", name="Documents").click()
     assert "Communiqué <script>window.pwned" in page.locator("#documents").inner_text()
     assert page.evaluate("window.pwned") is None
+
+
+@pytest.fixture(scope="module")
+def open_app(tmp_path_factory):
+    """The app with no admin password, listening on 127.0.0.1 as behind a reverse proxy; yields (URL, bot)."""
+    bot = make_bot(tmp_path_factory.mktemp("open-browser"))
+    with running_server(bot) as url:
+        yield url, bot
+
+
+def documents_panel(browser, url, **context):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, **context)
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#documents")).to_contain_text("lyon-boston-accord.txt", timeout=60_000)
+    return page
+
+
+def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, open_app, tmp_path):
+    url, bot = open_app
+    upload = tmp_path / "tram.txt"
+    upload.write_text(NEW_DOCUMENT, encoding="utf-8")
+    refused = "allowed from this computer only"
+
+    proxied = documents_panel(browser, url, extra_http_headers={"X-Forwarded-For": "203.0.113.7"})
+    proxied.locator("#upload input[type=file]").set_input_files(upload)
+    proxied.get_by_role("button", name="Add to the corpus").click()
+    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    proxied.get_by_role("button", name="Re-index the corpus").click()
+    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    proxied.locator("#delete-choice input").click()
+    proxied.get_by_role("option", name="lyon-boston-accord.txt").click()
+    proxied.get_by_role("button", name="Delete the document").click()
+    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
+    proxied.close()
+
+    direct = documents_panel(browser, url)  # from this computer, no proxy in between
+    direct.locator("#upload input[type=file]").set_input_files(upload)
+    direct.get_by_role("button", name="Add to the corpus").click()
+    expect(direct.locator("#documents")).to_contain_text("tram.txt", timeout=60_000)
+    direct.close()

@@ -5,6 +5,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from local_server import free_port
@@ -12,7 +13,7 @@ from local_server import free_port
 from rag import Answer, Chatbot, Source
 from ui.app import serve
 from ui.chat import answer_messages, escape, history_pairs, respond, unescape
-from ui.documents import Library
+from ui.documents import Library, PasswordGuard, Requester
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -110,43 +111,84 @@ def test_chat_says_when_the_chat_model_is_down(tmp_path):
     assert "Traceback" not in text
 
 
+LOOPBACK = Requester("127.0.0.1", local=True)
+PROXIED = Requester("203.0.113.7", local=False)  # through a reverse proxy on this computer
+
+
 @pytest.mark.slow
-def test_upload_and_delete_need_the_admin_password(server, tmp_path):
+def test_upload_delete_and_reindex_need_the_admin_password_even_from_this_computer(server, tmp_path):
     bot, _ = server
-    library = Library(bot, host="127.0.0.1")
+    library = Library(bot)
+    library.guard.DELAY_S = 0.0
     upload = tmp_path / "note.txt"
     upload.write_text("Une note de presse sur le tramway de Lyon.", encoding="utf-8")
 
-    for password in (None, "", "wrong"):
-        with pytest.raises(PermissionError):
-            library.upload([str(upload)], password, replace=False)
-        with pytest.raises(PermissionError):
-            library.delete("lyon-boston-accord.txt", password)
+    for number, password in enumerate((None, "", "wrong")):
+        client = Requester(f"198.51.100.{number}", local=True)
+        with pytest.raises(PermissionError, match="Wrong admin password"):
+            library.upload([str(upload)], password, False, client)
+        with pytest.raises(PermissionError, match="Wrong admin password"):
+            library.delete("lyon-boston-accord.txt", password, client)
+        with pytest.raises(PermissionError, match="Wrong admin password"):
+            library.reindex(password, client)
     assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
 
-    report = library.upload([str(upload)], ADMIN_PASSWORD, replace=False)
+    report = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
     assert "Added **note.txt**" in report and "1 added" in report
     assert "note.txt" in [row[0] for row in library.rows()]
 
-    again = library.upload([str(upload)], ADMIN_PASSWORD, replace=False)
+    again = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
     assert "already in the corpus" in again and "Replace" in again
 
-    assert "Deleted" in library.delete("note.txt", ADMIN_PASSWORD)
+    assert "Deleted" in library.delete("note.txt", ADMIN_PASSWORD, PROXIED)
     assert "note.txt" not in [row[0] for row in library.rows()]
+    assert "Index updated" in library.reindex(ADMIN_PASSWORD, PROXIED)
 
 
-def test_without_a_password_editing_is_off_beyond_localhost(tmp_path):
+def test_wrong_passwords_are_slowed_then_locked_out_per_client():
+    guard = PasswordGuard(ADMIN_PASSWORD)
+    started = time.monotonic()
+    with pytest.raises(PermissionError, match="Wrong admin password"):
+        guard.check("guess", "203.0.113.7")
+    assert time.monotonic() - started >= guard.DELAY_S
+
+    guard.DELAY_S = 0.0
+    for attempt in range(guard.MAX_FAILURES - 1):
+        with pytest.raises(PermissionError, match="Wrong admin password"):
+            guard.check(f"guess {attempt}", "203.0.113.7")
+    with pytest.raises(PermissionError, match="Too many wrong passwords"):
+        guard.check(ADMIN_PASSWORD, "203.0.113.7")  # even the right one, for a while
+    guard.check(ADMIN_PASSWORD, "198.51.100.4")  # another client is not locked out
+
+
+def test_without_a_password_only_requests_really_from_this_computer_change_documents(tmp_path):
     open_bot = make_bot(tmp_path / "open")
-    for host in ("127.0.0.1", "localhost", "::1"):
-        assert Library(open_bot, host=host).editable
-    for host in ("0.0.0.0", "::", "192.168.1.20", "press.example.org"):
-        assert not Library(open_bot, host=host).editable
-    exposed = Library(open_bot, host="0.0.0.0")
-    assert "RAG_ADMIN_PASSWORD" in exposed.access_note()
-    with pytest.raises(PermissionError):
-        exposed.upload([str(REPO / "corpus" / "lyon-boston-accord.txt")], "anything", replace=True)
-    # With a password, exposing the server is safe.
-    assert Library(make_bot(tmp_path / "guarded", admin_password=ADMIN_PASSWORD), host="0.0.0.0").editable
+    library = Library(open_bot)
+    assert "RAG_ADMIN_PASSWORD" in library.access_note()
+    library.check_access(None, LOOPBACK)
+    for requester in (PROXIED, Requester("192.168.1.20", local=False)):
+        with pytest.raises(PermissionError, match="this computer only"):
+            library.upload([str(REPO / "corpus" / "lyon-boston-accord.txt")], None, True, requester)
+        with pytest.raises(PermissionError, match="this computer only"):
+            library.delete("lyon-boston-accord.txt", None, requester)
+        with pytest.raises(PermissionError, match="this computer only"):
+            library.reindex(None, requester)
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "local"),
+    [
+        ("127.0.0.1", {}, True),
+        ("::1", {"user-agent": "curl"}, True),
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}, False),
+        ("127.0.0.1", {"Forwarded": "for=203.0.113.7"}, False),
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.7"}, False),
+        ("192.168.1.20", {}, False),
+    ],
+)
+def test_a_request_is_local_only_from_loopback_without_a_proxy(peer, headers, local):
+    request = SimpleNamespace(client=SimpleNamespace(host=peer), headers=headers)
+    assert Requester.of(request).local is local
 
 
 def test_document_text_is_shown_as_text():

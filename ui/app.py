@@ -13,6 +13,7 @@ from ui.documents import Library, documents_tab
 log = logging.getLogger(__name__)
 
 TITLE = "Press documents · Documents de presse"
+UPLOAD_CACHE_S = 3600
 EXAMPLES = [
     "Qui était présent lors de la signature de l'accord entre Lyon et Boston ?",
     "Who attended the signing of the agreement between Lyon and Boston?",
@@ -51,7 +52,8 @@ def build_app(library: Library) -> gr.Blocks:
             log.exception("Answer failed")
             raise gr.Error(failure_text(error, message), print_exception=False) from None
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # Files uploaded to Gradio's cache (before any event sees them) are deleted after an hour.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_S, UPLOAD_CACHE_S)) as app:
         with gr.Column(elem_id="header"):
             gr.Markdown(
                 "# Ask the press documents · Interrogez les documents de presse\n"
@@ -94,10 +96,10 @@ def build_app(library: Library) -> gr.Blocks:
 def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_options) -> gr.Blocks:
     """Index the corpus, then serve the app on ``host``:``port``; blocks unless ``prevent_thread_lock=True``.
 
-    Uploading and deleting documents needs the admin password when one is set; without one,
-    they are allowed only when ``host`` is local.
+    Changing documents needs the admin password when one is set; without one, only requests that
+    really come from this computer (loopback, no proxy's forwarding headers) may change them.
     """
-    library = Library(bot, host)
+    library = Library(bot)
     print(f"Index: {library.index().summary()}", flush=True)
     bot.warm_up()
     app = build_app(library)

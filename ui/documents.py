@@ -5,6 +5,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,8 +23,12 @@ log = logging.getLogger(__name__)
 COLUMNS = ["Document", "Title", "Language", "Passages", "Last indexed"]
 
 
+# Headers a reverse proxy adds: a request carrying one comes from beyond the proxy, whatever its peer address.
+FORWARDING_HEADERS = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"}
+
+
 def is_local(host: str) -> bool:
-    """Whether a server bound to ``host`` is reachable from this computer only."""
+    """Whether ``host`` (an address or name) is this computer's loopback."""
     if host == "localhost":
         return True
     try:
@@ -30,13 +37,58 @@ def is_local(host: str) -> bool:
         return False
 
 
-class Library:
-    """The corpus as the panel sees it; uploads and deletions are checked against the admin password."""
+@dataclass(frozen=True)
+class Requester:
+    """Who sent a request, as far as the server can tell."""
 
-    def __init__(self, bot: Chatbot, host: str):
+    address: str  # the peer's address, or the client a proxy forwarded for
+    local: bool  # really from this computer: a loopback peer and no proxy in between
+
+    @classmethod
+    def of(cls, request: gr.Request | None) -> "Requester":
+        if request is None or request.client is None:
+            return cls("unknown", local=False)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+        proxied = bool(FORWARDING_HEADERS & headers.keys())
+        return cls(forwarded or request.client.host, local=not proxied and is_local(request.client.host))
+
+
+class PasswordGuard:
+    """The admin password, checked in constant time; wrong tries are slowed, and a client that keeps
+    trying is locked out for a while."""
+
+    DELAY_S = 1.0  # after each wrong password
+    MAX_FAILURES = 5  # wrong passwords within WINDOW_S before a lock-out
+    WINDOW_S = LOCKOUT_S = 300.0
+
+    def __init__(self, password: str):
+        self._password = password.encode()
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, given: str | None, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < self.WINDOW_S]
+            self._failures[client] = recent
+            if len(recent) >= self.MAX_FAILURES:
+                wait_min = max(1, round((self.LOCKOUT_S - (now - recent[-1])) / 60))
+                raise PermissionError(f"Too many wrong passwords: try again in {wait_min} min.")
+        if hmac.compare_digest((given or "").encode(), self._password):
+            return
+        time.sleep(self.DELAY_S)
+        with self._lock:
+            self._failures.setdefault(client, []).append(now)
+        raise PermissionError("Wrong admin password.")
+
+
+class Library:
+    """The corpus as the panel sees it; every change is authorised for the request that asks for it."""
+
+    def __init__(self, bot: Chatbot):
         self.bot = bot
-        self.password = bot.settings.admin_password or None
-        self.editable = self.password is not None or is_local(host)
+        self.guard = PasswordGuard(bot.settings.admin_password) if bot.settings.admin_password else None
         self.indexed_at: dict[str, str] = {}
 
     @property
@@ -44,20 +96,21 @@ class Library:
         return self.bot.settings.corpus_dir
 
     def access_note(self) -> str:
-        if not self.editable:
-            return (
-                "Adding and deleting documents is off: this server is reachable from the network and has no "
-                "admin password. Set `RAG_ADMIN_PASSWORD` to turn it on."
-            )
-        if self.password:
-            return "Adding and deleting documents needs the admin password."
-        return "Adding and deleting documents is open to this computer only (the server listens on localhost)."
+        if self.guard:
+            return "Adding, deleting and re-indexing documents need the admin password."
+        return (
+            "Adding, deleting and re-indexing documents are open to this computer only (not through a proxy): "
+            "set `RAG_ADMIN_PASSWORD` to allow them from elsewhere."
+        )
 
-    def check_access(self, password: str | None) -> None:
-        if not self.editable:
-            raise PermissionError("Adding and deleting documents is turned off on this server.")
-        if self.password and not hmac.compare_digest((password or "").encode(), self.password.encode()):
-            raise PermissionError("Wrong admin password.")
+    def check_access(self, password: str | None, requester: Requester) -> None:
+        """Raise PermissionError unless ``requester`` may change the corpus."""
+        if self.guard:
+            self.guard.check(password, requester.address)
+        elif not requester.local:
+            raise PermissionError(
+                "Changing documents is allowed from this computer only; this server has no admin password."
+            )
 
     def index(self) -> IndexReport:
         """Bring the index in line with the corpus folder, noting when each document was last indexed."""
@@ -66,7 +119,11 @@ class Library:
         self.indexed_at = {document.source: now for document in self.bot.documents()}
         return report
 
-    def reindex(self) -> str:
+    def reindex(self, password: str | None, requester: Requester) -> str:
+        self.check_access(password, requester)
+        return self._reindexed()
+
+    def _reindexed(self) -> str:
         return f"Index updated: {escape(self.index().summary())}."
 
     def summary(self) -> str:
@@ -86,9 +143,9 @@ class Library:
     def sources(self) -> list[str]:
         return [d.source for d in self.bot.documents()]
 
-    def upload(self, files: list[str] | None, password: str | None, replace: bool) -> str:
+    def upload(self, files: list[str] | None, password: str | None, replace: bool, requester: Requester) -> str:
         """Save each uploaded file into the corpus, then index; one line per file."""
-        self.check_access(password)
+        self.check_access(password, requester)
         if not files:
             return "Choose one or more files first."
         lines, saved = [], 0
@@ -103,15 +160,15 @@ class Library:
                 saved += 1
                 lines.append(f"- Added **{escape(path.name)}**.")
         if saved:
-            lines.append(self.reindex())
+            lines.append(self._reindexed())
         return "\n".join(lines)
 
-    def delete(self, source: str | None, password: str | None) -> str:
-        self.check_access(password)
+    def delete(self, source: str | None, password: str | None, requester: Requester) -> str:
+        self.check_access(password, requester)
         if not source:
             return "Choose a document to delete first."
         delete_document(self.corpus_dir, source)
-        return f"Deleted **{escape(source)}**. {self.reindex()}"
+        return f"Deleted **{escape(source)}**. {self._reindexed()}"
 
 
 def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> None:
@@ -127,8 +184,8 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
         elem_id="documents",
     )
     gr.Markdown(library.access_note(), elem_id="documents-access")
-    with gr.Column(visible=library.editable):
-        password = gr.Textbox(label="Admin password", type="password", visible=bool(library.password), max_lines=1)
+    with gr.Column():
+        password = gr.Textbox(label="Admin password", type="password", visible=bool(library.guard), max_lines=1)
         with gr.Row():
             with gr.Column(variant="panel"):
                 files = gr.File(
@@ -159,9 +216,19 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
             message = f"**Failed:** {escape(f'{type(error).__name__}: {error}')}"
         return refreshed(message)
 
+    # Each change is authorised on the server, for the request that asks for it (gr.Request is injected).
+    def reindex(given_password, request: gr.Request):
+        return run(library.reindex, given_password, Requester.of(request))
+
+    def upload(chosen_files, given_password, replace_existing, request: gr.Request):
+        return run(library.upload, chosen_files, given_password, replace_existing, Requester.of(request))
+
+    def delete(source, given_password, request: gr.Request):
+        return run(library.delete, source, given_password, Requester.of(request))
+
     outputs = [report, table, chosen, summary]
     private = {"outputs": outputs, "api_visibility": "private"}
     app.load(lambda: refreshed(""), **private)
-    reindex_button.click(lambda: run(library.reindex), **private)
-    upload_button.click(lambda *args: run(library.upload, *args), inputs=[files, password, replace], **private)
-    delete_button.click(lambda *args: run(library.delete, *args), inputs=[chosen, password], **private)
+    reindex_button.click(reindex, inputs=[password], **private)
+    upload_button.click(upload, inputs=[files, password, replace], **private)
+    delete_button.click(delete, inputs=[chosen, password], **private)
