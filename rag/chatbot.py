@@ -16,7 +16,7 @@ from rag.indexing import Indexer, IndexReport
 from rag.language import detect_language, foreign_words
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
-from rag.store import get_all, reaching_store
+from rag.store import get_all, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Chatbot:
         self.settings = Settings(**overrides)
         self._index_checked = False
         self._instructions_read = False
+        self._generation: tuple | None = None  # of the index records, when the word index was built
 
     # Components are built on first use and kept for the life of the bot.
     @cached_property
@@ -116,10 +117,22 @@ class Chatbot:
         """Bring the store in line with the corpus folder; only changed files are embedded."""
         with reaching_store(self.settings):
             report = self.indexer.run(progress=progress)
-        self._index_checked = True
-        if report.passages_written or report.passages_deleted:
-            self.retriever.refresh()
+            self._index_checked = True
+            if report.passages_written or report.passages_deleted:
+                self._refresh_word_index()
         return report
+
+    def _refresh_word_index(self) -> None:
+        """Rebuild the BM25 index from the store, noting the records' generation it reflects."""
+        self._generation = record_generation(self.indexer.record_manager)
+        self.retriever.refresh()
+
+    def _follow_other_processes(self) -> None:
+        """Another process (``rag index``, a watcher, another worker) may have changed the store through a
+        Chroma server: the word index is rebuilt before the next search, so it finds new passages and never
+        returns removed ones. Reading the records' generation is one SQLite query."""
+        if record_generation(self.indexer.record_manager) != self._generation:
+            self._refresh_word_index()
 
     def documents(self) -> list[IndexedDocument]:
         """The indexed documents, with their passage counts, sorted by path."""
@@ -153,6 +166,7 @@ class Chatbot:
     def _retrieve(self, query: str, language: str) -> list[Source]:
         with reaching_store(self.settings):
             self._ensure_indexed()
+            self._follow_other_processes()
             return self.retriever.retrieve(query, language, self.settings.top_k)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:

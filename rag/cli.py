@@ -16,6 +16,7 @@ EPILOG = """Settings can also come from RAG_* environment variables or a rag.tom
   rag ask "Qui a signé l'accord ?"
   rag eval questions.jsonl --json
   rag serve --port 7860          the chat web UI on http://127.0.0.1:7860
+  rag serve --watch              the web UI, re-indexing as files change
 """
 
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="start the chat web UI")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--watch", action="store_true", help="also re-index when files change, in this process")
     return parser
 
 
@@ -116,7 +118,17 @@ def run_eval(args) -> int:
 def run_serve(args) -> int:
     from ui.app import serve
 
-    serve(_chatbot(args), host=args.host, port=args.port)
+    bot = _chatbot(args)
+    if args.watch:  # the watcher shares this process's store (an embedded store allows one process)
+        import threading
+
+        from rag.watch import watch_corpus
+
+        def print_report(report) -> None:
+            print(f"Index: {report.summary()}", flush=True)
+
+        threading.Thread(target=watch_corpus, args=(bot, print_report), daemon=True, name="watcher").start()
+    serve(bot, host=args.host, port=args.port)
     return 0
 
 

@@ -104,9 +104,13 @@ class HybridRetriever:
         with self._lock:
             self._lexical = lexical
 
-    def retrieve(self, query: str, language: str, k: int) -> list[Source]:
+    def lexical_search(self, query: str, language: str, k: int) -> list[Document]:
+        """The BM25 matches of ``query`` among the passages in ``language``, best first."""
         if self._lexical is None:
             self.refresh()
+        return self._lexical.search(query, language, k)
+
+    def retrieve(self, query: str, language: str, k: int) -> list[Source]:
         query_vector = self.store.embeddings.embed_query(query)
         dense = self.store.similarity_search_by_vector_with_relevance_scores(query_vector, k=self.candidates)
         similarity = {doc.id: 1.0 - distance for doc, distance in dense}
@@ -118,10 +122,15 @@ class HybridRetriever:
             votes = 1 if doc.metadata.get("language", "") == language else 2
             fused[doc.id] = fused.get(doc.id, 0.0) + votes / (RRF_K + rank)
             documents[doc.id] = doc
-        for rank, doc in enumerate(self._lexical.search(query, language, self.candidates)):
+        for rank, doc in enumerate(self.lexical_search(query, language, self.candidates)):
             fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
             documents[doc.id] = doc
-        best = sorted(fused, key=fused.get, reverse=True)[:k]
+        ranked = sorted(fused, key=fused.get, reverse=True)
+        if lexical_only := [doc_id for doc_id in ranked[:k] if doc_id not in similarity]:
+            # The word index may be a moment behind another process's deletions: cite only what is stored.
+            stored = set(self.store.get(ids=lexical_only, include=[])["ids"])
+            ranked = [doc_id for doc_id in ranked if doc_id in similarity or doc_id in stored]
+        best = ranked[:k]
         missing = [doc_id for doc_id in best if doc_id not in similarity]
         if missing:
             vectors = self.store.embeddings.embed_documents([documents[i].page_content for i in missing])

@@ -21,7 +21,7 @@ from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from sqlalchemy import Column, MetaData, String, Table, bindparam, delete, select
+from sqlalchemy import Column, MetaData, String, Table, bindparam, delete, select, text
 from sqlalchemy.dialects.sqlite import insert
 
 from rag.chunking import labelled
@@ -58,10 +58,63 @@ def reaching_store(settings: Settings):
         raise
 
 
+class StoreInUseError(RuntimeError):
+    """The embedded store is open in another process."""
+
+
+def corpus_id(settings: Settings) -> str:
+    """A random id for the corpus of this data folder, made once and kept there.
+
+    Corpora (data folders) sharing one Chroma server get collections of their
+    own, so that an index run never touches another corpus's passages.
+    """
+    path = settings.data_dir / "corpus-id"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x") as file:  # fails if another process made it first
+            file.write(uuid.uuid4().hex[:12])
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
+
+
 def collection_name(settings: Settings) -> str:
-    """Collection for this embedding model (Chroma names: 3-63 chars of [a-zA-Z0-9._-])."""
+    """Collection for this embedding model, and on a server for this corpus (3-63 chars of [a-zA-Z0-9._-])."""
     model = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.embedding_model.rsplit("/", 1)[-1]).strip("-._")
-    return f"{settings.collection}-{model}"[:63]
+    name = f"{settings.collection}-{model}"
+    return f"{name[:50]}-{corpus_id(settings)}" if settings.chroma_host else name[:63]
+
+
+def server_address(settings: Settings) -> str:
+    """The Chroma server as host:port, the host resolved ("localhost" and "127.0.0.1" are one server)."""
+    import socket
+
+    try:
+        host = socket.gethostbyname(settings.chroma_host)
+    except OSError:
+        host = settings.chroma_host.lower()
+    return f"{host}:{settings.chroma_port}"
+
+
+_CLAIMED_STORES: dict[str, object] = {}  # embedded stores this process holds, by folder
+
+
+def claim_embedded_store(settings: Settings) -> None:
+    """Hold the embedded store's folder for this process: Chroma's files are not safe for two processes."""
+    from filelock import FileLock, Timeout
+
+    folder = str(settings.chroma_dir.resolve())
+    if folder in _CLAIMED_STORES:
+        return
+    lock = FileLock(folder + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreInUseError(
+            f"The store in {settings.data_dir} is open in another process. To index while serving, run "
+            "`rag serve --watch`; to share a store between processes, use a Chroma server (RAG_CHROMA_HOST)."
+        ) from None
+    _CLAIMED_STORES[folder] = lock
 
 
 def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
@@ -73,6 +126,7 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
         client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        claim_embedded_store(settings)
         client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     return TitledChroma(
         client=client,
@@ -108,13 +162,20 @@ class TitledChroma(Chroma):
 def open_record_manager(settings: Settings) -> SQLRecordManager:
     """Records of indexed passages (content hashes), kept beside the store they describe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else "local"
+    where = server_address(settings) if settings.chroma_host else "local"
     manager = SQLRecordManager(
         namespace=f"chroma/{where}/{collection_name(settings)}",
         db_url=f"sqlite:///{settings.record_db}",
     )
     manager.create_schema()
     return manager
+
+
+def record_generation(record_manager: SQLRecordManager) -> tuple:
+    """A value that changes whenever any process sharing these records stores or removes passages."""
+    query = text("SELECT count(*), max(updated_at) FROM upsertion_record WHERE namespace = :namespace")
+    with record_manager.engine.connect() as connection:
+        return tuple(connection.execute(query, {"namespace": record_manager.namespace}).one())
 
 
 _FILES = Table(

@@ -89,7 +89,7 @@ def test_a_chat_server_that_refuses_or_stops_is_named_and_the_bot_recovers(corpu
             wrong_key.ask(QUESTION)
         env = {**os.environ, "RAG_LLM_BACKEND": "openai", "RAG_OPENAI_BASE_URL": base_url,
                "RAG_OPENAI_API_KEY": "wrong"}
-        result = rag_ask(corpus, tmp_path / "data", env)
+        result = rag_ask(corpus, tmp_path / "cli-data", env)  # an embedded store is one process's
         assert result.returncode == 2 and base_url in one_line(result.stderr) and "401" in result.stderr
 
     with pytest.raises(ChatBackendError, match=base_url):
