@@ -15,7 +15,7 @@ from langchain_chroma import Chroma
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.chatbot import Answer
+from rag.answering import Answer
 from rag.documents import corpus_files, load_file
 from rag.embeddings import make_embeddings
 from rag.grounding import says_not_in_passages

@@ -7,7 +7,8 @@
     print(answer.text, [s.document for s in answer.sources])
 """
 
-from rag.chatbot import Answer, Chatbot
+from rag.answering import Answer
+from rag.chatbot import Chatbot
 from rag.indexing import IndexReport
 from rag.retrieval import Source
 from rag.settings import Settings

@@ -1,49 +1,33 @@
-"""The public entry point: ``Chatbot`` answers questions about the corpus."""
+"""The public entry point: ``Chatbot`` answers questions about the corpus.
+
+A thin facade: ``Indexer`` keeps the store in line with the folder, ``HybridRetriever`` finds a question's
+passages, ``Answerer`` (rag.answering) writes, checks and repairs the answer.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from rag import grounding, prompts
+from rag import grounding
+from rag.answering import Answer, Answerer
 from rag.indexing import Indexer, IndexReport
-from rag.language import detect_language, foreign_words
+from rag.language import detect_language
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
 from rag.store import get_all, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
-# Characters of answer held back before streaming starts, to check its language first.
-LANGUAGE_CHECK_CHARS = 16
-# Shorter answers (a bare name) are rewritten as a sentence, whose language can be told.
-MIN_ANSWER_WORDS = 4
-# An answer with this many words from the prompt's worked examples (and not from the passages) copied an example.
-MAX_BORROWED_WORDS = 3
-# Share of an answer's content words allowed to be in no passage, when all are in the same language.
-MAX_UNSUPPORTED_SHARE = 0.5
-# A translation of one word longer than this is an explanation, not a translation.
-MAX_TRANSLATION_WORDS = 3
-# Words left untranslated that are translated one by one; more than this and the sentence stays as it is.
-MAX_TRANSLATED_WORDS = 2
-
-
-@dataclass
-class Answer:
-    """An answer with the passages it comes from."""
-
-    text: str
-    language: str  # the question's language, "fr" or "en"
-    answered: bool  # False when the documents do not hold the answer
-    sources: list[Source] = field(default_factory=list)
-    quote: str | None = None  # the sentence of the first source that holds the answer
-    seconds: float = 0.0
+CHANGED_WHILE_ANSWERING = {
+    "fr": "Le document cité a changé pendant la réponse : posez la question à nouveau.",
+    "en": "The cited document changed while the answer was written: ask again.",
+}
 
 
 @dataclass
@@ -68,7 +52,6 @@ class Chatbot:
             overrides["data_dir"] = Path(data_dir)
         self.settings = Settings(**overrides)
         self._index_checked = False
-        self._instructions_read = False
         self._generation: tuple | None = None  # of the index records, when the word index was built
 
     # Components are built on first use and kept for the life of the bot.
@@ -100,13 +83,17 @@ class Chatbot:
 
         return make_chat_model(self.settings)
 
+    @cached_property
+    def answerer(self) -> Answerer:
+        return Answerer(self.chat_model, self.settings.max_model_calls, self.settings.worked_examples)
+
     def warm_up(self) -> None:
         """Load the models and fill the caches now, so that the first question is answered as fast as the next.
 
         The chat model loads (and reads the fixed instructions) in a thread while
         the store, the lexical index and the language detector get ready.
         """
-        chat_model_ready = threading.Thread(target=self._read_instructions, daemon=True)
+        chat_model_ready = threading.Thread(target=lambda: self.answerer.read_instructions(), daemon=True)
         chat_model_ready.start()
         detect_language("Qui a signé l'accord ?")  # loads the detector's language models
         self._retrieve("accord", "fr")  # loads the embedding model, builds the lexical index
@@ -180,8 +167,8 @@ class Chatbot:
         """Yield the answer's text as it is generated.
 
         If the final checks reject or replace what was streamed (an ungrounded
-        answer refused, a restated or translated answer), the final text follows
-        on a new line; ``ask`` gives only the checked answer.
+        answer refused, a restated answer), the final text follows on a new
+        line; ``ask`` gives only the checked answer.
         """
         shown = ""
         for answer in self.stream_answers(question, history):
@@ -195,159 +182,25 @@ class Chatbot:
         """Yield the answer as it grows; the last one is final, with its sources."""
         started = time.perf_counter()
         question = self._check_question(question)
-        history = list(history or [])
+        history = self._capped_history(history)
         language = detect_language(question)
         sources = self._retrieve(self._search_query(question, history), language)
-        refusal = Answer(grounding.REFUSALS[language], language, answered=False, sources=sources)
-        if not sources:
-            refusal.seconds = time.perf_counter() - started
-            yield refusal
-            return
+        for answer in self.answerer.stream(question, language, sources, history, started=started):
+            if answer.sources and self._cites_removed_passage(answer):
+                answer = replace(
+                    answer, text=grounding.REFUSALS[language], answered=False, check="store",
+                    reason="the cited passage was changed or deleted while the answer was written",
+                    explanation=CHANGED_WHILE_ANSWERING[language],
+                )
+            yield answer
 
-        # The model reads each passage under its title; the titles count as evidence, never as quotes.
-        evidence = "\n".join([question, *(s.labelled for s in sources), *(q + " " + a for q, a in history)])
-        messages = prompts.answer_messages([s.labelled for s in sources], question, language, history)
-        reply = yield from self._stream_reply(messages, sources, language, evidence)
-        final = self._checked_answer(question, reply, sources, language, evidence) if reply else None
-        if final is not None and self._misses_the_question(question, final.text, sources):
-            # One more try without the worked examples, which can pull a small model into copying.
-            messages = prompts.answer_messages([s.labelled for s in sources], question, language, history, examples=False)
-            reply = self.chat_model.invoke(messages, **self._answer_options(sources)).content
-            final = self._checked_answer(question, reply, sources, language, evidence)
-            if final is not None and self._misses_the_question(question, final.text, sources):
-                final = None
-        if final is None:
-            final = refusal
-        else:
-            bare = len(grounding.words(final.text)) < MIN_ANSWER_WORDS
-            if bare or detect_language(final.text) != language:
-                final.text = self._rewrite(messages, reply, final, question, evidence, bare)
-            untranslated = self._untranslated(final.text, language, question, sources)
-            if 0 < len(untranslated) <= MAX_TRANSLATED_WORDS:
-                final.text = self._translate_words(messages, reply, final.text, untranslated, language)
-        final.seconds = time.perf_counter() - started
-        yield final
-
-    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str):
-        """Run the model, yielding the answer as it streams; return the whole reply.
-
-        Streaming starts once the first words are in the question's language.
-        A "NONE" answer or a number found in no passage stops generation at
-        once (returns None).
-        """
-        reply = ""
-        for chunk in self.chat_model.stream(messages, **self._answer_options(sources)):
-            reply += chunk.content
-            quote, text = grounding.split_reply(reply)
-            if text is None:
-                continue
-            settled = grounding.settled_answer(text)
-            if grounding.is_none(text[:4]) or grounding.unsupported_numbers(settled, evidence):
-                return None
-            if quote is None and len(settled) >= LANGUAGE_CHECK_CHARS and detect_language(settled) == language:
-                yield Answer(settled, language, answered=True)
-        return reply
-
-    def _answer_options(self, sources: list[Source]) -> dict:
-        """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word, and
-        each question is read from the fixed instructions on, whatever was asked before."""
-        if getattr(self.chat_model, "supports_grammar", False):
-            self._read_instructions()
-            return {"grammar": grounding.reply_grammar([s.text for s in sources]), "from_fixed_prefix": True}
-        return {}
-
-    def _read_instructions(self) -> None:
-        """Have the chat model read the fixed instructions and examples once (kept in its cache)."""
-        if not self._instructions_read:
-            self.chat_model.warm_up(prompts.fixed_prefix())
-            self._instructions_read = True
-
-    @staticmethod
-    def _ungrounded(text: str | None, language: str, evidence: str, sources: list[Source]) -> str | None:
-        """Why answer ``text`` cannot be given (a refusal, invented content), or None if nothing is wrong."""
-        if grounding.is_none(text) or grounding.says_not_in_passages(text):
-            return "no answer in the passages"
-        if numbers := grounding.unsupported_numbers(text, evidence):
-            return f"numbers {numbers} are in no passage"
-        if len(borrowed := grounding.borrowed_words(text, prompts.EXAMPLES_TEXT, evidence)) >= MAX_BORROWED_WORDS:
-            return f"words {borrowed} come from the worked examples"
-        unsupported = grounding.unsupported_words(text, evidence)
-        same_language = all(source.language == language for source in sources)
-        if same_language and len(unsupported) > MAX_UNSUPPORTED_SHARE * len(grounding.content_words(text)):
-            return f"words {unsupported} are in no passage"
-        return None
-
-    def _checked_answer(self, question: str, reply: str, sources: list[Source], language: str, evidence: str) -> Answer | None:
-        """The model's reply as an answer citing its best passage, or None if it is not grounded."""
-        quote, text = grounding.split_reply(reply)
-        if problem := self._ungrounded(text, language, evidence, sources):
-            log.info("Refused: %s: %r", problem, text)
-            return None
-        passages = [s.text for s in sources]
-        if grounding.is_none(quote) or grounding.find_quote(quote, passages) is None:
-            log.info("Refused: quote not found in the passages: %r", quote)
-            return None
-        titled = [s.labelled for s in sources]
-        best = grounding.supporting_passage(text, quote, titled)
-        cited_document = "\n".join(s.labelled for s in sources if s.document == sources[best].document)
-        if missing := grounding.names_missing_from(question, cited_document, "\n".join(titled)):
-            log.info("Refused: the cited document never mentions %s", missing)
-            return None
-        if grounding.find_quote(quote, [passages[best]]) is None:
-            quote = grounding.best_sentence(text, passages[best])
-        else:
-            quote = grounding.sentence_containing(quote, passages[best]) or quote
-        cited = [sources[best], *sources[:best], *sources[best + 1 :]]
-        return Answer(text, language, answered=True, sources=cited, quote=quote)
-
-    @staticmethod
-    def _misses_the_question(question: str, text: str, sources: list[Source]) -> bool:
-        """An answer that copies out a passage, or gives no number to "how many?" (no date to "what date?")."""
-        if grounding.copies_passage(text, [s.text for s in sources]):
-            log.info("Answer copies a passage: %r", text[:80])
-            return True
-        if expected := grounding.missing_answer_type(question, text):
-            log.info("Answer gives no %s: %r", expected[2:], text)
-            return True
-        return False
-
-    @staticmethod
-    def _untranslated(text: str, language: str, question: str, sources: list[Source]) -> list[str]:
-        """Words of ``text`` copied untranslated from passages in the other language (and not from the question)."""
-        other_language_passages = "\n".join(s.labelled for s in sources if s.language and s.language != language)
-        return sorted(set(foreign_words(text, language, other_language_passages)) - set(question.lower().split()))
-
-    def _follow_up(self, messages, reply: str, request: str) -> str:
-        """The first line of the model's answer to ``request``, asked after its ``reply``."""
-        answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request)).content
-        lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
-        return lines[0].strip() if lines else ""
-
-    def _rewrite(self, messages, reply: str, answer: Answer, question: str, evidence: str, bare: bool) -> str:
-        """A bare or wrong-language answer as a sentence in the question's language.
-
-        Kept as is if the rewrite invents a number, is in the wrong language, or
-        leaves more than a word or two untranslated.
-        """
-        language = answer.language
-        rewritten = self._follow_up(messages, reply, prompts.restate_request(language, bare))
-        if (
-            not rewritten
-            or grounding.unsupported_numbers(rewritten, evidence + "\n" + answer.text)
-            or detect_language(rewritten) != language
-            or len(self._untranslated(rewritten, language, question, answer.sources)) > MAX_TRANSLATED_WORDS
-        ):
-            log.info("Rewrite not kept: %r", rewritten)
-            return answer.text
-        return rewritten
-
-    def _translate_words(self, messages, reply: str, text: str, untranslated: list[str], language: str) -> str:
-        """``text`` with each word of ``untranslated`` replaced by its translation into ``language``."""
-        for word in untranslated:
-            translation = self._follow_up(messages, reply, prompts.translate_word_request(word, language)).strip(" .\"'")
-            if translation and len(translation.split()) <= MAX_TRANSLATION_WORDS and translation.lower() != word:
-                text = re.sub(rf"\b{re.escape(word)}\b", lambda _: translation, text)  # model output: data, not a template
-        return text
+    def _cites_removed_passage(self, answer: Answer) -> bool:
+        """Whether an index run (here or in another process) removed the passage a final answer cites."""
+        cited = answer.sources[0]
+        if not answer.answered or not cited.id:
+            return False
+        with reaching_store(self.settings):
+            return not self.store.get(ids=[cited.id], include=[])["ids"]
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -358,6 +211,15 @@ class Chatbot:
                 f"The question is {len(question)} characters long; the limit is {self.settings.max_question_chars}."
             )
         return question
+
+    def _capped_history(self, history) -> list[tuple[str, str]]:
+        """The last ``history_turns`` (question, answer) turns, each side cut to ``max_question_chars``:
+        a long conversation costs no more to answer than a short one."""
+        turns = list(history or [])
+        if not all(isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn) for turn in turns):
+            raise ValueError("The conversation history must be a list of (question, answer) pairs of text.")
+        limit = self.settings.max_question_chars
+        return [(question[:limit], answer[:limit]) for question, answer in turns[-self.settings.history_turns :]]
 
     @staticmethod
     def _search_query(question: str, history: list[tuple[str, str]]) -> str:

@@ -96,12 +96,21 @@ def run_ask(args) -> int:
     for answer in bot.stream_answers(args.question):
         pass
     print(answer.text)
+    if args.verbose:
+        print(_why(answer), file=sys.stderr)
     if answer.answered:
         print()
         for number, source in enumerate(answer.sources, start=1):
             excerpt = " ".join(source.text.split())
             print(f"[{number}] {source.document} (relevance {source.score:.2f}): {excerpt[:160]}…")
     return 0
+
+
+def _why(answer) -> str:
+    """What the checks did: the check that refused the answer, the repairs asked, the model calls."""
+    steps = [f"refused by check '{answer.check}': {answer.reason}"] if answer.check else []
+    steps += [f"repaired ({repair})" for repair in answer.repairs]
+    return f"[{answer.model_calls} model call(s); {'; '.join(steps) or 'every check passed'}]"
 
 
 def run_eval(args) -> int:

@@ -42,6 +42,10 @@ class Result:
     citation_hit: bool | None  # answerable questions only
     sources: list[str]
     seconds: float
+    check: str | None = None  # the check that refused the answer
+    reason: str | None = None
+    repairs: list[str] = field(default_factory=list)
+    model_calls: int = 0
 
 
 @dataclass
@@ -58,6 +62,7 @@ class EvalReport:
         language = self._share(lambda r: r.language_ok, lambda r: True)
         citation = self._share(lambda r: r.citation_hit, lambda r: r.answerable)
         passed = self._share(lambda r: r.passed, lambda r: True)
+        citation_answered = self._share(lambda r: r.citation_hit, lambda r: r.answerable and r.answered)
         latencies = sorted(r.seconds for r in self.results) or [0.0]
         return {
             "summary": {
@@ -66,11 +71,29 @@ class EvalReport:
                 "unanswerable_refused": refused,
                 "language_match": language,
                 "citation_hit": citation,
+                "citation_hit_when_answered": citation_answered,
                 "latency_p50_s": round(statistics.median(latencies), 2),
                 "latency_p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2),
+                "most_model_calls": max((r.model_calls for r in self.results), default=0),
             },
+            "checks": self.check_table(),
             "results": [asdict(r) for r in self.results],
         }
+
+
+    def check_table(self) -> dict[str, dict[str, int]]:
+        """For each check: the answers it refused, those of answerable questions among them (wrong refusals),
+        and the repairs it asked for."""
+        table: dict[str, dict[str, int]] = {}
+        for r in self.results:
+            if r.check:
+                row = table.setdefault(r.check, {"refused": 0, "wrong_refusals": 0, "repairs": 0})
+                row["refused"] += 1
+                row["wrong_refusals"] += r.answerable
+            for repair in r.repairs:
+                name = repair.split(":", 1)[0]
+                table.setdefault(name, {"refused": 0, "wrong_refusals": 0, "repairs": 0})["repairs"] += 1
+        return dict(sorted(table.items()))
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -134,6 +157,10 @@ def judge(question: Question, answer) -> Result:
         citation_hit=citation_hit,
         sources=[s.document for s in answer.sources] if answer.answered else [],
         seconds=round(answer.seconds, 2),
+        check=answer.check,
+        reason=answer.reason,
+        repairs=list(answer.repairs),
+        model_calls=answer.model_calls,
     )
 
 
@@ -150,6 +177,8 @@ def evaluate(bot, questions: list[Question], on_result=None) -> EvalReport:
 def format_result(r: Result) -> str:
     status = "PASS" if r.passed else "FAIL"
     detail = "" if r.passed else "  <- " + "; ".join(r.reasons)
+    if r.check:
+        detail += f"  [check {r.check}: {r.reason}]"
     return f"{status} {r.id} [{r.lang}] {r.seconds:.1f}s: {r.answer[:110]!r}{detail}"
 
 
@@ -158,4 +187,7 @@ def format_summary(report: EvalReport) -> str:
     for key, value in report.to_dict()["summary"].items():
         shown = f"{value[0]}/{value[1]}" if isinstance(value, tuple) else value
         lines.append(f"{key.replace('_', ' ')}: {shown}")
+    lines.append("check: refused (of them answerable) / repairs asked")
+    for name, row in report.check_table().items():
+        lines.append(f"  {name}: {row['refused']} ({row['wrong_refusals']}) / {row['repairs']}")
     return "\n".join(lines)

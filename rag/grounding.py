@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
-from rag.language import NAME_INSIDE_SENTENCE
+from rag.language import NAME_INSIDE_SENTENCE, detect_language
 
 MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
 MAX_ANSWER_CHARS = 400
@@ -24,18 +25,16 @@ REFUSALS = {
 }
 
 NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
-# Small numbers are often written out in the passages and as digits in answers.
-NUMBER_WORDS = {
-    word: str(value)
-    for value, spellings in enumerate(
-        [
-            (), ("un", "une", "one"), ("deux", "two"), ("trois", "three"), ("quatre", "four"), ("cinq", "five"),
-            ("six",), ("sept", "seven"), ("huit", "eight"), ("neuf", "nine"), ("dix", "ten"),
-            ("onze", "eleven"), ("douze", "twelve"),
-        ]
-    )
-    for word in spellings
-}
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers ``text`` holds, as digits: written in digits, or in French or English words
+    ("deux cent cinquante", "two hundred and fifty" -> "250"; text2num parses them). "un", "one" stay
+    words: they are articles far more often than counts."""
+    from text_to_num import alpha2digit
+
+    spelled = [alpha2digit(text, language, threshold=2) for language in ("fr", "en")]
+    return {re.sub(r"\D", "", number) for version in [text, *spelled] for number in NUMBER.findall(version)}
 
 
 def normalise(text: str) -> str:
@@ -159,17 +158,12 @@ MONTHS = (
     "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
     "january february march april may june july august september october november december"
 )
-# Words that give a count ("un"/"une" are articles far more often than counts).
-COUNT_WORDS = (NUMBER_WORDS.keys() - {"un", "une"}) | set(
-    "vingt trente cent cents mille million millions milliard milliards seul seule "
-    "twenty thirty hundred hundreds thousand thousands million millions billion billions dozen single".split()
-)
 DATE = re.compile(r"\d|\b(" + "|".join(MONTHS.split()) + r")\b", re.I)
 
 
 def missing_answer_type(question: str, answer: str) -> str | None:
     """"a number" or "a date" when ``question`` asks for one and ``answer`` holds none."""
-    if COUNT_QUESTION.search(question) and not (NUMBER.search(answer) or set(words(answer)) & COUNT_WORDS):
+    if COUNT_QUESTION.search(question) and not numbers_in(answer):
         return "a number"
     if DATE_QUESTION.search(question) and not DATE.search(answer):
         return "a date"
@@ -194,18 +188,32 @@ def settled_answer(partial: str) -> str:
 
 def unsupported_numbers(answer: str, evidence: str) -> list[str]:
     """Numbers in ``answer`` that appear nowhere in ``evidence`` (passages and question)."""
-    known = {re.sub(r"\D", "", number) for number in NUMBER.findall(evidence)}
-    known |= {NUMBER_WORDS[word] for word in words(evidence) if word in NUMBER_WORDS}
+    known = numbers_in(evidence)
     return [number for number in NUMBER.findall(answer) if re.sub(r"\D", "", number) not in known]
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
+@lru_cache(maxsize=2)
+def _segmenter(language: str):
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False)
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences (and list items) of a passage, as written."""
-    parts = (part.strip().lstrip("•-*–· ").strip() for part in SENTENCE_END.split(text))
-    return [part for part in parts if len(part) > 3]
+    """The sentences (and list items) of a passage, as written.
+
+    Lines are list items or paragraphs; pysbd splits each into sentences, so
+    "M. Dupont", "Mr. Walsh" or "n° 3" never ends one (with the rules of the passage's language).
+    """
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[str, ...]:
+    segmenter = _segmenter(detect_language(text))
+    lines = (line.strip().lstrip("•-*–· ").strip() for line in text.splitlines())
+    parts = (part.strip() for line in lines if line for part in segmenter.segment(line))
+    return tuple(part for part in parts if len(part) > 3)
 
 
 def _gbnf_literal(text: str) -> str:

@@ -71,13 +71,18 @@ class Settings(BaseSettings):
     ui_concurrency: int = 1
     ui_queue_size: int = 64
 
+    # Answering
+    max_model_calls: int = Field(3, description="Most chat model calls for one question (the answer and its repairs).")
+    worked_examples: bool = Field(True, description="Show the chat model worked examples before the question.")
+    history_turns: int = Field(3, description="Earlier turns of a conversation given with a question.")
+
     # Limits on input
     max_question_chars: int = 2000
     max_file_mb: float = 20.0
     max_text_mb: float = Field(50.0, description="Most text one file may expand to (millions of characters).")
     max_parse_s: float = Field(60.0, description="Longest time parsing one PDF or DOCX file may take.")
 
-    @field_validator("top_k", "candidates", "chunk_size", "max_question_chars")
+    @field_validator("top_k", "candidates", "chunk_size", "max_question_chars", "max_model_calls")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

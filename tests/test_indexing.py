@@ -441,11 +441,3 @@ def test_uploads_left_half_written_are_removed_at_the_next_run(corpus, tmp_path,
     make_bot(corpus, tmp_path / "data", embeddings).index()
     assert not old.exists() and fresh.exists()
 
-
-def test_a_translation_with_backslashes_is_inserted_as_text(corpus, tmp_path):
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
-    bot.chat_model = FakeListChatModel(responses=[r"robotics \1 C:\new"])
-    text = bot._translate_words([], "ANSWER: x", "the robotique sector", ["robotique"], "en")
-    assert text == r"the robotics \1 C:\new sector"

@@ -204,10 +204,14 @@ def test_document_text_is_shown_as_text():
     assert "**Avant.**" in sources["content"] and "pertinence 0.50" in sources["content"]
 
 
-def test_a_refusal_looks_different_and_has_no_sources():
+def test_a_refusal_looks_different_has_no_sources_and_says_what_was_missing():
     refusal = Answer("Les documents ne le disent pas.", "fr", answered=False, sources=[])
     (message,) = answer_messages(refusal)
     assert message["content"] == "🔎 *Les documents ne le disent pas.*"
+
+    refusal.explanation = "Un nombre de la réponse ne figure dans <aucun> passage."
+    (message,) = answer_messages(refusal)
+    assert message["content"] == "🔎 *Les documents ne le disent pas.*\n\nUn nombre de la réponse ne figure dans &lt;aucun&gt; passage."
 
 
 def test_follow_up_questions_get_the_conversation_without_sources_or_errors():
@@ -218,7 +222,7 @@ def test_follow_up_questions_get_the_conversation_without_sources_or_errors():
         {"role": "user", "content": ""},
         {"role": "assistant", "content": "⚠️ The question is empty"},
         {"role": "user", "content": "Et la date ?"},
-        {"role": "assistant", "content": "🔎 *Les documents ne le disent pas.*"},
+        {"role": "assistant", "content": "🔎 *Les documents ne le disent pas.*\n\nAucun passage ne contient la réponse."},
     ]
     assert history_pairs(chat) == [
         ("Qui a signé ?", "Marty Walsh & *Karine*"),

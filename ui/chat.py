@@ -43,8 +43,9 @@ def unescape(markdown: str) -> str:
 
 def answer_messages(answer: Answer, final: bool = True) -> list[dict]:
     """The answer as chat messages; a final, grounded answer is followed by its collapsed sources."""
-    if not answer.answered:
-        return [{"role": "assistant", "content": f"{NOT_FOUND_MARK} *{escape(answer.text)}*"}]
+    if not answer.answered:  # the refusal in italics, then one line saying what was missing
+        why = f"\n\n{escape(answer.explanation)}" if answer.explanation else ""
+        return [{"role": "assistant", "content": f"{NOT_FOUND_MARK} *{escape(answer.text)}*{why}"}]
     messages = [{"role": "assistant", "content": escape(answer.text)}]
     if final and answer.sources:
         messages.append(sources_message(answer))
@@ -98,8 +99,10 @@ def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
             question = text
         elif question is not None and not (message.get("metadata") or {}).get("title"):
             if not text.startswith(ERROR_MARK):
-                refusal = text.startswith(f"{NOT_FOUND_MARK} *") and text.endswith("*")
-                pairs.append((question, unescape(text[len(NOT_FOUND_MARK) + 2 : -1] if refusal else text)))
+                refusal = text.split("\n\n", 1)[0]  # without the line saying what was missing
+                if refusal.startswith(f"{NOT_FOUND_MARK} *") and refusal.endswith("*"):
+                    text = refusal[len(NOT_FOUND_MARK) + 2 : -1]
+                pairs.append((question, unescape(text)))
             question = None
     return pairs
 
@@ -135,6 +138,7 @@ def answer_as_dict(answer: Answer) -> dict:
         "answer": answer.text,
         "answered": answer.answered,
         "language": answer.language,
+        "explanation": answer.explanation,
         "sources": [
             {"document": s.document, "title": s.title, "passage": s.text, "relevance": round(s.score, 4)}
             for s in (answer.sources if answer.answered else [])

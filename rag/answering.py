@@ -1,0 +1,324 @@
+"""Answering one question from its passages: generate, check, repair.
+
+1. **generate** — the chat model replies ``ANSWER: …`` then ``QUOTE: …`` (on llama.cpp a grammar keeps
+   the quote to the opening of one of the passages' sentences); the answer streams as it comes.
+2. **check** — the declared ``CHECKS`` run in order; each returns what is wrong with the draft, or None.
+3. **repair** — a failed check that has a repair asks the model once more (a follow-up turn of the same
+   conversation, so llama.cpp reads only the request) and every check runs again; a check without one
+   refuses the answer, with its reason.
+
+A question costs at most ``max_model_calls`` calls of the chat model. Every ``Answer`` says which check
+refused it (``check``, ``reason``, and ``explanation`` for the user) and what was repaired (``repairs``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from rag import grounding, prompts
+from rag.language import detect_language, foreign_words
+from rag.retrieval import Source
+
+log = logging.getLogger(__name__)
+
+# Characters of answer held back before streaming starts, to check its language first.
+LANGUAGE_CHECK_CHARS = 16
+
+
+@dataclass
+class Answer:
+    """An answer with the passages it comes from, and why it was refused or repaired."""
+
+    text: str
+    language: str  # the question's language, "fr" or "en"
+    answered: bool  # False when the documents do not hold the answer
+    sources: list[Source] = field(default_factory=list)
+    quote: str | None = None  # the sentence of the first source that holds the answer
+    seconds: float = 0.0
+    check: str | None = None  # the check that refused the answer
+    reason: str | None = None  # what that check found, for logs and evaluation
+    explanation: str | None = None  # one line for the user, in the question's language
+    repairs: list[str] = field(default_factory=list)  # "<check>: <reason>" for each repair asked
+    model_calls: int = 0
+
+
+@dataclass
+class Draft:
+    """A reply under examination, with everything the checks look at."""
+
+    question: str
+    language: str
+    sources: list[Source]
+    evidence: str  # question, titled passages and conversation: where an answer's facts may come from
+    reply: str  # the model's whole reply
+    text: str | None  # its answer part
+    quote: str | None  # its quote part
+    examples: str = ""  # the worked examples the model was shown
+
+    @property
+    def passages(self) -> list[str]:
+        return [source.text for source in self.sources]
+
+    @property
+    def supporting(self) -> int:
+        """The passage holding most of the answer's words (the quoted one on a tie)."""
+        return grounding.supporting_passage(self.text or "", self.quote, [s.labelled for s in self.sources])
+
+
+# Thresholds of the checks below.
+MAX_UNSUPPORTED_SHARE = 0.5  # of an answer's content words in no passage, when all are in its language
+MIN_ANSWER_WORDS = 4  # a shorter answer (a bare name) has no language one can tell: it is restated
+MAX_BORROWED_WORDS = 3  # words of the worked examples (and of no passage) that show an example was copied
+MAX_UNTRANSLATED_WORDS = 0  # words copied from passages in the other language, left untranslated
+
+
+def model_found_no_answer(draft: Draft) -> str | None:
+    if grounding.is_none(draft.text) or grounding.says_not_in_passages(draft.text):
+        return "the model found no answer in the passages"
+    return None
+
+
+def quote_in_no_passage(draft: Draft) -> str | None:
+    if grounding.is_none(draft.quote) or grounding.find_quote(draft.quote, draft.passages) is None:
+        return f"the quote {draft.quote!r} is in no passage"
+    return None
+
+
+def invented_numbers(draft: Draft) -> str | None:
+    if numbers := grounding.unsupported_numbers(draft.text, draft.evidence):
+        return f"the numbers {', '.join(numbers)} are in no passage"
+    return None
+
+
+def invented_words(draft: Draft) -> str | None:
+    """Most of the answer's words are in no passage (only judged when the passages share its language)."""
+    if any(source.language != draft.language for source in draft.sources):
+        return None
+    unsupported = grounding.unsupported_words(draft.text, draft.evidence)
+    if len(unsupported) > MAX_UNSUPPORTED_SHARE * len(grounding.content_words(draft.text)):
+        return f"the words {', '.join(unsupported)} are in no passage"
+    return None
+
+
+def about_another_document(draft: Draft) -> str | None:
+    """The question names something the passages know but the answer's document never mentions."""
+    supporting = draft.sources[draft.supporting].document
+    cited = "\n".join(s.labelled for s in draft.sources if s.document == supporting)
+    if missing := grounding.names_missing_from(draft.question, cited, "\n".join(s.labelled for s in draft.sources)):
+        return f"{supporting} never mentions {', '.join(missing)}"
+    return None
+
+
+def uses_the_examples(draft: Draft) -> str | None:
+    """Words of the prompt's worked examples that no passage holds: the model copied an example."""
+    if len(borrowed := grounding.borrowed_words(draft.text, draft.examples, draft.evidence)) >= MAX_BORROWED_WORDS:
+        return f"the words {', '.join(borrowed)} come from the worked examples, not from the passages"
+    return None
+
+
+def copies_a_passage(draft: Draft) -> str | None:
+    if grounding.copies_passage(draft.text, draft.passages):
+        return "it copies out a passage instead of answering the question"
+    return None
+
+
+def lacks_asked_type(draft: Draft) -> str | None:
+    if expected := grounding.missing_answer_type(draft.question, draft.text):
+        return f"the question asks for {expected} and the answer gives none"
+    return None
+
+
+def too_short(draft: Draft) -> str | None:
+    if len(grounding.words(draft.text)) < MIN_ANSWER_WORDS:
+        return "the answer is not a sentence"
+    return None
+
+
+def wrong_language(draft: Draft) -> str | None:
+    """Not written in the question's language, or with words left untranslated from the passages."""
+    if detect_language(draft.text) != draft.language:
+        return f"the answer is not in {prompts.LANGUAGE_NAMES[draft.language]}"
+    other = "\n".join(s.labelled for s in draft.sources if s.language and s.language != draft.language)
+    copied = set(foreign_words(draft.text, draft.language, other)) - set(draft.question.lower().split())
+    if len(copied) > MAX_UNTRANSLATED_WORDS:
+        return f"the words {', '.join(sorted(copied))} are not translated into {prompts.LANGUAGE_NAMES[draft.language]}"
+    return None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing a draft answer must not do.
+
+    ``repair``: "answer again" (the model answers anew, told what was wrong) or "restate" (the model
+    rewrites its answer as a sentence in the question's language); None refuses the answer at once.
+    ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway.
+    ``explanation``: the line a user reads under a refusal, per language.
+    """
+
+    name: str
+    test: Callable[[Draft], str | None]
+    explanation: dict[str, str]
+    repair: str | None = None
+    keep_unrepaired: bool = False
+
+
+NOT_FOUND = {"fr": "Aucun passage ne contient la réponse.", "en": "No passage holds the answer."}
+
+CHECKS = [
+    Check("no-answer", model_found_no_answer, NOT_FOUND),
+    Check("numbers", invented_numbers, {
+        "fr": "Un nombre de la réponse ne figure dans aucun passage.", "en": "A number in the answer is in no passage."}),
+    Check("quote", quote_in_no_passage, {
+        "fr": "La phrase citée ne figure dans aucun passage.", "en": "The quoted sentence is in no passage."}),
+    Check("examples", uses_the_examples, NOT_FOUND, repair="answer again"),
+    Check("words", invented_words, {
+        "fr": "La réponse parle de choses qu'aucun passage ne mentionne.",
+        "en": "The answer speaks of things no passage mentions."}),
+    Check("document", about_another_document, {
+        "fr": "Le document qui répond ne parle pas de ce que nomme la question.",
+        "en": "The document that answers does not mention what the question names."}),
+    Check("copy", copies_a_passage, NOT_FOUND, repair="answer again", keep_unrepaired=True),
+    Check("type", lacks_asked_type, {
+        "fr": "Les passages ne donnent pas ce que demande la question (un nombre, une date).",
+        "en": "The passages do not give what the question asks for (a number, a date)."}, repair="answer again"),
+    Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
+    Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
+]
+
+
+def first_failure(draft: Draft, checks: list[Check] = CHECKS) -> tuple[Check, str] | None:
+    """The first check ``draft`` fails, with its reason; None when it passes them all."""
+    if draft.text is None:
+        return checks[0], "the reply has no answer"
+    for check in checks:
+        if reason := check.test(draft):
+            return check, reason
+    return None
+
+
+class Answerer:
+    """Answers a question from given passages with a chat model, checking and repairing its reply."""
+
+    def __init__(self, chat_model: BaseChatModel, max_model_calls: int = 3, worked_examples: bool = True):
+        self.chat_model = chat_model
+        self.max_model_calls = max_model_calls
+        self.worked_examples = worked_examples
+        self._instructions_read = False
+
+    def read_instructions(self) -> None:
+        """Have the chat model read the fixed instructions and examples once (kept in its cache)."""
+        if not self._instructions_read:
+            self.chat_model.warm_up(prompts.fixed_prefix(self.worked_examples))
+            self._instructions_read = True
+
+    def stream(
+        self, question: str, language: str, sources: list[Source], history: list[tuple[str, str]],
+        started: float | None = None,
+    ) -> Iterator[Answer]:
+        """Yield the answer as it grows; the last one is final, with its sources and the seconds since
+        ``started`` (a ``time.perf_counter()`` reading; by default, now)."""
+        started = time.perf_counter() if started is None else started
+        final = yield from self._answer(question, language, sources, history)
+        final.seconds = time.perf_counter() - started
+        yield final
+
+    def _answer(self, question, language, sources, history):
+        if not sources:
+            return self._refusal(language, sources, CHECKS[0], "no passage was found", calls=0)
+        evidence = "\n".join([question, *(s.labelled for s in sources), *(q + " " + a for q, a in history)])
+        messages = prompts.answer_messages(
+            [s.labelled for s in sources], question, language, history, examples=self.worked_examples
+        )
+        reply = yield from self._stream_reply(messages, sources, language, evidence)
+        quote, text = grounding.split_reply(reply)
+        examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
+        draft = Draft(question, language, sources, evidence, reply, text, quote, examples)
+        calls, repaired, repairs = 1, set(), []
+        kept: Draft | None = None  # the first draft that failed only a check whose failure is tolerated
+        while failure := first_failure(draft):
+            check, reason = failure
+            log.info("Check %s: %s: %r", check.name, reason, draft.text)
+            if check.keep_unrepaired:
+                kept = kept or draft
+            if check.repair is None or check.name in repaired or calls >= self.max_model_calls:
+                if kept is not None:
+                    return self._accepted(kept, repairs, calls)
+                return self._refusal(language, sources, check, reason, calls, repairs)
+            repaired.add(check.name)
+            repairs.append(f"{check.name}: {reason}")
+            draft = self._repaired(messages, draft, check, reason)
+            calls += 1
+        return self._accepted(draft, repairs, calls)
+
+    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str):
+        """Run the model, yielding the answer as it streams; return the whole reply.
+
+        Streaming starts once the first words are in the question's language. A
+        "NONE" answer or a number found in no passage stops generation at once.
+        """
+        reply = ""
+        for chunk in self.chat_model.stream(messages, **self._reply_options(sources, restart=True)):
+            reply += chunk.content
+            quote, text = grounding.split_reply(reply)
+            if text is None:
+                continue
+            settled = grounding.settled_answer(text)
+            if grounding.is_none(text[:4]) or grounding.unsupported_numbers(settled, evidence):
+                return reply  # the checks will refuse it
+            if quote is None and len(settled) >= LANGUAGE_CHECK_CHARS and detect_language(settled) == language:
+                yield Answer(settled, language, answered=True)
+        return reply
+
+    def _reply_options(self, sources: list[Source], restart: bool) -> dict:
+        """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word; the
+        first reply is read from the fixed instructions on (``restart``), whatever was asked before."""
+        if not getattr(self.chat_model, "supports_grammar", False):
+            return {}
+        self.read_instructions()
+        options = {"grammar": grounding.reply_grammar([s.text for s in sources])}
+        return options | ({"from_fixed_prefix": True} if restart else {})
+
+    def _repaired(self, messages: list[BaseMessage], draft: Draft, check: Check, reason: str) -> Draft:
+        """The draft after one more model call, as ``check.repair`` says."""
+        if check.repair == "restate":
+            request = prompts.restate_request(draft.language, bare=check.name == "short")
+            restated = self._follow_up(messages, draft.reply, request)
+            return replace(draft, text=restated or draft.text)
+        request = prompts.answer_again_request(reason, draft.language)
+        reply = self.chat_model.invoke(
+            prompts.follow_up_messages(messages, draft.reply, request), **self._reply_options(draft.sources, restart=False)
+        ).content
+        quote, text = grounding.split_reply(reply)
+        return replace(draft, reply=reply, text=text, quote=quote)
+
+    def _follow_up(self, messages, reply: str, request: str) -> str:
+        """The first line of the model's answer to ``request``, asked after its ``reply``."""
+        answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request)).content
+        lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
+        return lines[0].strip() if lines else ""
+
+    @staticmethod
+    def _accepted(draft: Draft, repairs: list[str], calls: int) -> Answer:
+        """The draft as an answer citing the passage that holds it, quoting that passage's sentence."""
+        best = draft.supporting
+        passage = draft.passages[best]
+        if grounding.find_quote(draft.quote, [passage]) is None:
+            quote = grounding.best_sentence(draft.text, passage)
+        else:
+            quote = grounding.sentence_containing(draft.quote, passage) or draft.quote
+        cited = [draft.sources[best], *draft.sources[:best], *draft.sources[best + 1 :]]
+        return Answer(draft.text, draft.language, True, cited, quote, repairs=repairs, model_calls=calls)
+
+    @staticmethod
+    def _refusal(language, sources, check: Check, reason: str, calls: int, repairs=()) -> Answer:
+        return Answer(
+            grounding.REFUSALS[language], language, False, sources,
+            check=check.name, reason=reason, explanation=check.explanation[language],
+            repairs=list(repairs), model_calls=calls,
+        )

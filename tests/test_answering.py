@@ -1,0 +1,199 @@
+"""Every branch of the answering pipeline, driven by a scripted chat model: each check, repair and refusal.
+
+The scripted model replies what each test says, in order, and records the messages it was sent; no model is
+loaded, so these run in milliseconds.
+"""
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from rag.answering import CHECKS, Answerer
+from rag.prompts import EXAMPLES
+from rag.retrieval import Source
+
+ARTICLE = Source(
+    document="lyon-boston-accord.txt",
+    title="Accord Lyon–Boston",
+    language="fr",
+    score=0.8,
+    id="a1",
+    text=(
+        "C'est lors du bootcamp Big Booster de Boston qu'un accord a été signé en présence de Karine "
+        "Dognin-Sauze et de Marty Walsh, Maire de Boston.\n"
+        "L'intention de partenariat englobe trois principaux domaines d'action.\n"
+        "Le futur centre accueillera deux cent cinquante start-up dans un seul bâtiment."
+    ),
+)
+BUDGET = Source(
+    document="metropole-budget-2024.txt",
+    title="Budget 2024 de la Métropole de Lyon",
+    language="fr",
+    score=0.5,
+    id="b1",
+    text="Le conseil de la Métropole de Lyon a adopté un budget de 4,1 milliards d'euros pour l'année 2024.",
+)
+SOURCES = [ARTICLE, BUDGET]
+SIGNED = "Karine Dognin-Sauze et Marty Walsh ont signé l'accord lors du bootcamp."
+QUOTE = "C'est lors du bootcamp Big Booster de Boston"
+
+
+class ScriptedChat(GenericFakeChatModel):
+    """Replies the scripted messages in order; ``sent`` keeps the conversation of each call."""
+
+    sent: list = []
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.sent.append(messages)
+        return super()._generate(messages, stop, run_manager, **kwargs)  # its streaming goes through here too
+
+
+def answer(replies, question="Qui a signé l'accord ?", language="fr", sources=SOURCES, max_calls=3, **answerer):
+    model = ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[])
+    stream = list(Answerer(model, max_model_calls=max_calls, **answerer).stream(question, language, sources, []))
+    final = stream[-1]
+    assert final.model_calls == len(model.sent) <= max_calls
+    return final, model.sent, stream
+
+
+def reply(text, quote=QUOTE):
+    return f"ANSWER: {text}\nQUOTE: {quote}"
+
+
+def test_a_grounded_answer_is_given_with_its_passage_first_and_streams_as_it_comes():
+    final, sent, stream = answer([reply(SIGNED)])
+    assert final.answered and final.text == SIGNED and final.check is None and final.repairs == []
+    assert final.sources[0] is ARTICLE and final.quote.startswith(QUOTE) and final.quote.endswith("Maire de Boston.")
+    assert len(sent) == 1
+    partial = [a.text for a in stream[:-1]]
+    assert partial and all(SIGNED.startswith(text) for text in partial) and len(partial[0]) < len(SIGNED)
+
+
+def test_the_cited_passage_is_the_one_holding_the_answer_not_the_one_quoted():
+    final, _, _ = answer([reply("Le budget est de 4,1 milliards d'euros pour 2024.")], question="Quel est le budget 2024 ?")
+    assert final.answered and final.sources[0] is BUDGET
+    assert final.quote == BUDGET.text  # the sentence of the cited passage, not the quote from another
+
+
+def test_no_passage_means_a_refusal_without_calling_the_model():
+    final, sent, _ = answer([], sources=[])
+    assert not final.answered and final.check == "no-answer" and sent == []
+    assert final.explanation == "Aucun passage ne contient la réponse."
+
+
+def test_none_is_refused_in_the_questions_language_with_what_was_missing():
+    final, _, _ = answer(["ANSWER: NONE\nQUOTE: NONE"], question="Who won the World Cup?", language="en")
+    assert not final.answered and final.check == "no-answer"
+    assert final.text.startswith("The documents don't say") and final.explanation == "No passage holds the answer."
+
+
+def test_an_answer_saying_the_passages_lack_it_is_a_refusal():
+    final, _, _ = answer([reply("Les passages ne mentionnent pas le budget de l'accord.")])
+    assert not final.answered and final.check == "no-answer"
+
+
+def test_a_number_in_no_passage_is_refused():
+    final, _, _ = answer([reply("L'accord a été signé en 2019 par Marty Walsh et Karine Dognin-Sauze.")])
+    assert not final.answered and final.check == "numbers" and "2019" in final.reason
+
+
+def test_a_number_written_in_words_in_the_passage_supports_its_digits():
+    final, _, _ = answer([reply("Le centre accueillera 250 start-up.", "Le futur centre accueillera")])
+    assert final.answered, final.reason
+
+
+def test_a_quote_found_in_no_passage_is_refused():
+    final, _, _ = answer([reply(SIGNED, "Le maire de Lyon a signé un traité à Paris.")])
+    assert not final.answered and final.check == "quote"
+
+
+def test_an_answer_made_of_words_in_no_passage_is_refused():
+    final, _, _ = answer([reply("Les pompiers volontaires organisent une kermesse chaque printemps.")])
+    assert not final.answered and final.check == "words"
+
+
+def test_an_answer_from_a_document_that_never_names_what_the_question_names_is_refused():
+    final, _, _ = answer(
+        [reply("Le budget est de 4,1 milliards d'euros pour 2024.", "Le conseil de la Métropole de Lyon")],
+        question="Quel est le budget de l'accord avec Boston ?",
+    )
+    assert not final.answered and final.check == "document" and "boston" in final.reason
+
+
+def test_an_answer_lifted_from_the_worked_examples_is_answered_again_with_the_reason():
+    lifted = EXAMPLES[0][3].split("\n")[0].removeprefix("ANSWER: ")  # the tram example's answer
+    final, sent, _ = answer([reply(lifted), reply(SIGNED)])
+    assert final.answered and final.text == SIGNED and final.repairs[0].startswith("examples:")
+    assert "worked examples" in sent[1][-1].content  # the model is told what was wrong
+
+
+def test_a_count_question_answered_without_a_number_is_answered_again():
+    final, sent, _ = answer(
+        [reply("L'intention de partenariat englobe des domaines d'action."), reply("Elle englobe trois domaines.")],
+        question="Combien de domaines d'action l'accord compte-t-il ?",
+    )
+    assert final.answered and final.text == "Elle englobe trois domaines." and len(sent) == 2
+
+
+def test_a_count_question_still_without_a_number_after_its_repair_is_refused():
+    final, _, _ = answer(
+        [reply("L'accord englobe plusieurs domaines d'action."), "ANSWER: NONE\nQUOTE: NONE"],
+        question="Combien de personnes ont assisté à la signature ?",
+    )
+    assert not final.answered and final.check == "no-answer" and final.repairs[0].startswith("type:")
+
+
+def test_a_copied_passage_is_answered_again_and_kept_when_the_retry_fails():
+    copied = ARTICLE.text.replace("\n", " ")
+    final, sent, _ = answer([reply(copied), "ANSWER: NONE\nQUOTE: NONE"])
+    assert final.answered and final.text == copied and final.repairs[0].startswith("copy:")  # grounded: kept
+    assert len(sent) == 2
+
+
+def test_a_bare_name_is_restated_as_a_sentence():
+    final, sent, _ = answer([reply("Marty Walsh"), "Marty Walsh, maire de Boston, a signé l'accord."])
+    assert final.answered and final.text == "Marty Walsh, maire de Boston, a signé l'accord."
+    assert final.repairs == ["short: the answer is not a sentence"] and len(sent) == 2
+
+
+def test_an_answer_in_the_wrong_language_is_restated_in_the_questions_language():
+    english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
+    final, sent, _ = answer([reply(english), SIGNED])
+    assert final.answered and final.text == SIGNED and final.repairs[0].startswith("language:")
+    assert "French" in sent[1][-1].content
+
+
+def test_untranslated_words_are_restated_as_a_whole_sentence():
+    french_passage = Source(**{**ARTICLE.__dict__, "text": ARTICLE.text + "\nLes domaines : robotique et biotechnologies."})
+    final, sent, _ = answer(
+        [reply("The fields are robotique and biotechnologies."), "The fields are robotics and biotechnology."],
+        question="Which fields?", language="en", sources=[french_passage],
+    )
+    assert final.text == "The fields are robotics and biotechnology." and final.repairs[0].startswith("language:")
+
+
+def test_a_restatement_that_invents_a_number_is_not_kept():
+    english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
+    final, _, _ = answer([reply(english), "Karine Dognin-Sauze et Marty Walsh ont signé l'accord en 2019."])
+    assert final.answered and final.text == english  # the grounded original, not the invented number
+
+
+def test_no_question_costs_more_than_the_call_budget():
+    bare = reply("Marty Walsh")
+    final, sent, _ = answer([bare, "Walsh", "Walsh", "Walsh"], max_calls=2)
+    assert len(sent) == 2 and final.answered  # the bare answer is kept rather than a third call
+
+
+def test_with_one_call_allowed_nothing_is_repaired():
+    final, sent, _ = answer([reply("Marty Walsh")], max_calls=1)
+    assert len(sent) == 1 and final.text == "Marty Walsh" and final.repairs == []
+
+
+def test_without_worked_examples_the_model_sees_only_the_rules_and_the_question():
+    final, sent, _ = answer([reply(SIGNED)], worked_examples=False)
+    assert final.answered and len(sent[0]) == 2  # system rules, then the question with its passages
+
+
+def test_every_check_says_what_was_missing_in_both_languages():
+    for check in CHECKS:
+        assert set(check.explanation) == {"fr", "en"} and all(check.explanation.values()), check.name
+        assert check.repair in {None, "answer again", "restate"}
