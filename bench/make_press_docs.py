@@ -158,7 +158,16 @@ def make_docx(path: Path) -> None:
             document.add_paragraph(text, style="List Bullet")
         else:
             document.add_paragraph(text)
-    document.save(str(path))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    # The zip entries carry the time of writing: rewritten with a fixed date, the file is the same on every run.
+    import zipfile
+
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=FIXED_DATE.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
+            target.writestr(fixed, source.read(entry.filename))
 
 
 # ---------------------------------------------------------------------------------------------------------
