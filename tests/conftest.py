@@ -10,6 +10,7 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import pytest  # noqa: E402
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = REPO / "corpus" / "lyon-boston-accord.txt"
@@ -21,6 +22,20 @@ def repo_file(relative: str) -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: the repository should hold it", pytrace=False)
     return path
+
+
+class ScriptedChat(GenericFakeChatModel):
+    """A chat model that replies the scripted ``messages`` in order and keeps, in ``sent``, the conversation
+    of each call; ``on_call`` runs before each reply (to change the world while the model "thinks")."""
+
+    sent: list = []
+    on_call: object = None
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.sent.append(messages)
+        if self.on_call:
+            self.on_call()
+        return super()._generate(messages, stop, run_manager, **kwargs)  # its streaming goes through here too
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,12 @@
 """Every branch of the answering pipeline, driven by a scripted chat model: each check, repair and refusal.
 
-The scripted model replies what each test says, in order, and records the messages it was sent; no model is
-loaded, so these run in milliseconds.
+The scripted model (conftest.ScriptedChat) replies what each test says, in order, and records the messages it
+was sent; no model is loaded, so these run in milliseconds.
 """
 
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from conftest import ScriptedChat
 from rag.answering import CHECKS, Answerer
 from rag.prompts import EXAMPLES
 from rag.retrieval import Source
@@ -35,16 +35,6 @@ BUDGET = Source(
 SOURCES = [ARTICLE, BUDGET]
 SIGNED = "Karine Dognin-Sauze et Marty Walsh ont signé l'accord lors du bootcamp."
 QUOTE = "C'est lors du bootcamp Big Booster de Boston"
-
-
-class ScriptedChat(GenericFakeChatModel):
-    """Replies the scripted messages in order; ``sent`` keeps the conversation of each call."""
-
-    sent: list = []
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        self.sent.append(messages)
-        return super()._generate(messages, stop, run_manager, **kwargs)  # its streaming goes through here too
 
 
 def answer(replies, question="Qui a signé l'accord ?", language="fr", sources=SOURCES, max_calls=3, **answerer):

@@ -4,7 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from langchain_core.messages import AIMessage
 
+from conftest import ScriptedChat
 from rag import Chatbot
 
 
@@ -19,6 +21,44 @@ def test_huge_question_is_rejected_with_the_limit(corpus, tmp_path):
     bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
     with pytest.raises(ValueError, match="limit is 2000"):
         bot.ask("Qui ? " * 20_000)
+
+
+def scripted_bot(corpus, data, *replies, on_call=None) -> tuple[Chatbot, ScriptedChat]:
+    bot = Chatbot(corpus_dir=corpus, data_dir=data)
+    model = ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[], on_call=on_call)
+    bot.chat_model = model
+    return bot, model
+
+
+SIGNED = "ANSWER: Karine Dognin-Sauze et Marty Walsh ont signé l'accord.\nQUOTE: C’est donc lors du bootcamp Big Booster"
+
+
+def test_a_very_long_conversation_is_capped_to_its_last_turns(corpus, tmp_path):
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED)
+    history = [(f"Question {n} " + "x" * 5000, f"Réponse {n} " + "y" * 5000) for n in range(200)]
+    answer = bot.ask("Qui a signé l'accord ?", history=history)
+    assert answer.answered
+    prompt = model.sent[0][-1].content
+    assert "Question 199" in prompt and "Question 197" in prompt and "Question 196" not in prompt
+    assert len(prompt) < 3 * 2 * 2000 + 4000  # three turns, each side cut to max_question_chars, and the passages
+
+
+def test_a_conversation_that_is_not_pairs_of_text_is_rejected(corpus, tmp_path):
+    bot, _ = scripted_bot(corpus, tmp_path / "data")
+    with pytest.raises(ValueError, match="pairs of text"):
+        bot.ask("Et la date ?", history=[("Qui a signé ?", None)])
+
+
+def test_an_answer_citing_a_passage_deleted_while_it_was_written_is_withdrawn(corpus, tmp_path):
+    def delete_the_article():
+        (corpus / "lyon-boston-accord.txt").unlink()
+        bot.index()
+
+    bot, _ = scripted_bot(corpus, tmp_path / "data", SIGNED, on_call=delete_the_article)
+    bot.index()
+    answer = bot.ask("Qui a signé l'accord ?")
+    assert not answer.answered and answer.check == "store"
+    assert answer.explanation.startswith("Le document cité a changé")
 
 
 def test_missing_corpus_folder_is_named(tmp_path):
