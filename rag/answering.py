@@ -45,7 +45,8 @@ class Answer:
     reason: str | None = None  # what that check found, for logs and evaluation
     explanation: str | None = None  # one line for the user, in the question's language
     repairs: list[str] = field(default_factory=list)  # "<check>: <reason>" for each repair asked
-    model_calls: int = 0
+    model_calls: int = 0  # replies generated (reading the probability of NONE generates none)
+    no_answer_probability: float | None = None  # the model's probability of NONE as its answer, where known
 
 
 @dataclass
@@ -115,6 +116,17 @@ def about_another_document(draft: Draft) -> str | None:
     return None
 
 
+def facts_of_several_documents(draft: Draft) -> str | None:
+    """A clause whose names and numbers no single document holds together: facts moved between documents."""
+    by_document: dict[str, list[str]] = {}
+    for source in draft.sources:
+        by_document.setdefault(source.document, []).append(source.labelled)
+    documents = ["\n".join(passages) for passages in by_document.values()]
+    if mixed := grounding.facts_from_several_documents(draft.text, documents):
+        return f"no document holds together the facts of {' / '.join(repr(clause) for clause in mixed)}"
+    return None
+
+
 def uses_the_examples(draft: Draft) -> str | None:
     """Words of the prompt's worked examples that no passage holds: the model copied an example."""
     if len(borrowed := grounding.borrowed_words(draft.text, draft.examples, draft.evidence)) >= MAX_BORROWED_WORDS:
@@ -176,6 +188,9 @@ CHECKS = [
         "fr": "Un nombre de la réponse ne figure dans aucun passage.", "en": "A number in the answer is in no passage."}),
     Check("quote", quote_in_no_passage, {
         "fr": "La phrase citée ne figure dans aucun passage.", "en": "The quoted sentence is in no passage."}),
+    Check("mixed", facts_of_several_documents, {
+        "fr": "La réponse mêle des faits de documents différents.",
+        "en": "The answer mixes facts from different documents."}, repair="answer again"),
     Check("examples", uses_the_examples, NOT_FOUND, repair="answer again"),
     Check("words", invented_words, {
         "fr": "La réponse parle de choses qu'aucun passage ne mentionne.",
@@ -205,10 +220,14 @@ def first_failure(draft: Draft, checks: list[Check] = CHECKS) -> tuple[Check, st
 class Answerer:
     """Answers a question from given passages with a chat model, checking and repairing its reply."""
 
-    def __init__(self, chat_model: BaseChatModel, max_model_calls: int = 3, worked_examples: bool = True):
+    def __init__(
+        self, chat_model: BaseChatModel, max_model_calls: int = 3, worked_examples: bool = True,
+        abstain_threshold: float = 0.5,
+    ):
         self.chat_model = chat_model
         self.max_model_calls = max_model_calls
         self.worked_examples = worked_examples
+        self.abstain_threshold = abstain_threshold
         self._instructions_read = False
 
     def read_instructions(self) -> None:
@@ -224,21 +243,34 @@ class Answerer:
         """Yield the answer as it grows; the last one is final, with its sources and the seconds since
         ``started`` (a ``time.perf_counter()`` reading; by default, now)."""
         started = time.perf_counter() if started is None else started
-        final = yield from self._answer(question, language, sources, history)
+        if not sources:
+            final = self._refusal(language, sources, CHECKS[0], "no passage was found", calls=0)
+        else:
+            final = yield from self._answer(question, language, sources, history)
         final.seconds = time.perf_counter() - started
         yield final
 
     def _answer(self, question, language, sources, history):
-        if not sources:
-            return self._refusal(language, sources, CHECKS[0], "no passage was found", calls=0)
+        """Generate (streaming), then check and repair until every check passes or one refuses."""
         evidence = "\n".join([question, *(s.labelled for s in sources), *(q + " " + a for q, a in history)])
         messages = prompts.answer_messages(
             [s.labelled for s in sources], question, language, history, examples=self.worked_examples
         )
-        reply = yield from self._stream_reply(messages, sources, language, evidence)
+        # Whether to answer at all is decided on the model's probability of NONE, not on its greedy choice.
+        probability = self._no_answer_probability(messages)
+        if probability is not None and probability >= self.abstain_threshold:
+            reason = f"the model gives no answer a probability of {probability:.2f}"
+            return self._refusal(language, sources, CHECKS[0], reason, calls=0, probability=probability)
+        reply = yield from self._stream_reply(messages, sources, language, evidence, probed=probability is not None)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
         draft = Draft(question, language, sources, evidence, reply, text, quote, examples)
+        final = self._checked(messages, draft)
+        final.no_answer_probability = probability
+        return final
+
+    def _checked(self, messages: list[BaseMessage], draft: Draft) -> Answer:
+        """The draft as an answer once every check passes, repaired where a check can be, or a refusal."""
         calls, repaired, repairs = 1, set(), []
         kept: Draft | None = None  # the first draft that failed only a check whose failure is tolerated
         while failure := first_failure(draft):
@@ -249,21 +281,30 @@ class Answerer:
             if check.repair is None or check.name in repaired or calls >= self.max_model_calls:
                 if kept is not None:
                     return self._accepted(kept, repairs, calls)
-                return self._refusal(language, sources, check, reason, calls, repairs)
+                return self._refusal(draft.language, draft.sources, check, reason, calls, repairs)
             repaired.add(check.name)
             repairs.append(f"{check.name}: {reason}")
             draft = self._repaired(messages, draft, check, reason)
             calls += 1
         return self._accepted(draft, repairs, calls)
 
-    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str):
+    def _no_answer_probability(self, messages) -> float | None:
+        """P(NONE) as the first word of the answer, from a model that tells its probabilities (llama.cpp)."""
+        if not hasattr(self.chat_model, "first_word_probability"):
+            return None
+        self.read_instructions()
+        return self.chat_model.first_word_probability(messages, "ANSWER:", "NONE")
+
+    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str, probed: bool = False):
         """Run the model, yielding the answer as it streams; return the whole reply.
 
         Streaming starts once the first words are in the question's language. A
         "NONE" answer or a number found in no passage stops generation at once.
+        Once the probability of NONE was read (``probed``), the reply may not be NONE.
         """
         reply = ""
-        for chunk in self.chat_model.stream(messages, **self._reply_options(sources, restart=True)):
+        options = self._reply_options(sources, restart=not probed, none_answer=not probed)
+        for chunk in self.chat_model.stream(messages, **options):
             reply += chunk.content
             quote, text = grounding.split_reply(reply)
             if text is None:
@@ -275,13 +316,13 @@ class Answerer:
                 yield Answer(settled, language, answered=True)
         return reply
 
-    def _reply_options(self, sources: list[Source], restart: bool) -> dict:
+    def _reply_options(self, sources: list[Source], restart: bool, none_answer: bool = True) -> dict:
         """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word; the
         first reply is read from the fixed instructions on (``restart``), whatever was asked before."""
         if not getattr(self.chat_model, "supports_grammar", False):
             return {}
         self.read_instructions()
-        options = {"grammar": grounding.reply_grammar([s.text for s in sources])}
+        options = {"grammar": grounding.reply_grammar([s.text for s in sources], none_answer)}
         return options | ({"from_fixed_prefix": True} if restart else {})
 
     def _repaired(self, messages: list[BaseMessage], draft: Draft, check: Check, reason: str) -> Draft:
@@ -316,9 +357,9 @@ class Answerer:
         return Answer(draft.text, draft.language, True, cited, quote, repairs=repairs, model_calls=calls)
 
     @staticmethod
-    def _refusal(language, sources, check: Check, reason: str, calls: int, repairs=()) -> Answer:
+    def _refusal(language, sources, check: Check, reason: str, calls: int, repairs=(), probability=None) -> Answer:
         return Answer(
             grounding.REFUSALS[language], language, False, sources,
             check=check.name, reason=reason, explanation=check.explanation[language],
-            repairs=list(repairs), model_calls=calls,
+            repairs=list(repairs), model_calls=calls, no_answer_probability=probability,
         )

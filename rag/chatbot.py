@@ -85,7 +85,8 @@ class Chatbot:
 
     @cached_property
     def answerer(self) -> Answerer:
-        return Answerer(self.chat_model, self.settings.max_model_calls, self.settings.worked_examples)
+        settings = self.settings
+        return Answerer(self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold)
 
     def warm_up(self) -> None:
         """Load the models and fill the caches now, so that the first question is answered as fast as the next.

@@ -46,6 +46,7 @@ class Result:
     reason: str | None = None
     repairs: list[str] = field(default_factory=list)
     model_calls: int = 0
+    no_answer_probability: float | None = None
 
 
 @dataclass
@@ -161,6 +162,7 @@ def judge(question: Question, answer) -> Result:
         reason=answer.reason,
         repairs=list(answer.repairs),
         model_calls=answer.model_calls,
+        no_answer_probability=answer.no_answer_probability,
     )
 
 

@@ -134,6 +134,34 @@ def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     return sorted(name for name in names if name in known and name not in cited_words)
 
 
+# Where an answer's clauses end: sentence ends, semicolons, and "…, and" / "…, et" joining two facts.
+CLAUSE_END = re.compile(r"[.;!?]\s+|,\s+(?:and|et|but|mais|while|whereas|alors que|tandis que)\s+", re.I)
+
+
+def clause_facts(clause: str, known_words: set[str]) -> tuple[set[str], set[str]]:
+    """The numbers (as digits) and the names (capitalised words some passage holds) of one clause."""
+    names = {word for name in NAME_INSIDE_SENTENCE.findall(clause) for word in words(name) if len(word) > 2}
+    return numbers_in(clause), names & known_words
+
+
+def facts_from_several_documents(answer: str, documents: list[str]) -> list[str]:
+    """Clauses of ``answer`` whose numbers and names no single document holds together.
+
+    "The CIC of Lyon opens on 20 November" where the date belongs to another
+    document's event: each fact is in some passage, but not the two together.
+    """
+    contents = [(numbers_in(text), set(words(text))) for text in documents]
+    known_words = set().union(*(document_words for _, document_words in contents))
+    mixed = []
+    for clause in CLAUSE_END.split(answer):
+        numbers, names = clause_facts(clause, known_words)
+        if len(numbers) + len(names) < 2:
+            continue
+        if not any(numbers <= document_numbers and names <= document_words for document_numbers, document_words in contents):
+            mixed.append(clause.strip())
+    return mixed
+
+
 def stem(word: str) -> str:
     """A crude stem, enough to match "domaine"/"domaines" or "mobilité"/"mobility"."""
     return word[:5]
@@ -233,12 +261,17 @@ def sentence_containing(quote: str, passage: str) -> str | None:
     return next((sentence for sentence in sentences(passage) if target in " ".join(words(sentence))), None)
 
 
-def reply_grammar(passages: list[str]) -> str:
+def reply_grammar(passages: list[str], none_answer: bool = True) -> str:
     """A GBNF grammar for the reply: the quote must open one of the passages' sentences, or be NONE.
 
     The opening's first words are enough to tell the sentence; generation stops
-    there instead of copying it whole.
+    there instead of copying it whole. Without ``none_answer`` the answer cannot
+    begin with "NO" (so not be NONE).
     """
     choices = {opening(sentence) for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
-    return f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= [^\\n]{{1,{MAX_ANSWER_CHARS}}}\nquote ::= {quote}\n'
+    first = "[^\\n]" if none_answer else '([^\\nN] | "N" [^\\nO])'
+    return (
+        f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\n'
+        f"answer ::= {first} [^\\n]{{0,{MAX_ANSWER_CHARS - 2}}}\nquote ::= {quote}\n"
+    )

@@ -158,6 +158,40 @@ class LlamaCppChat(BaseChatModel):
             cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
             self.llama.n_tokens = self.llama.longest_token_prefix(fixed, cached)
 
+    def first_word_probability(self, messages: list[BaseMessage], reply_start: str, word: str) -> float:
+        """The probability that the reply to ``messages``, once it has begun with ``reply_start``, goes on with
+        ``word``: the model's next-token distribution after reading the prompt from the fixed prefix on.
+
+        Only the prompt's last token's logits are computed (no ``logits_all``), and the prompt stays cached,
+        so the reply generated next reads only that token again.
+        """
+        import numpy as np
+
+        llama = self.llama
+        with llama.generation_lock:
+            self._restart_from_fixed_prefix()
+            tokens = llama.tokenize((self._prompt(messages) + reply_start).encode(), add_bos=False, special=True)
+            cached = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            llama.n_tokens = min(cached, len(tokens) - 1)  # at least one token read, for fresh logits
+            llama.eval(tokens[llama.n_tokens :])
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        starts = {llama.tokenize(text.encode(), add_bos=False, special=False)[0] for text in (" " + word, word)}
+        return float(sum(probabilities[token] for token in starts))
+
+    def _prompt(self, messages: list[BaseMessage]) -> str:
+        """``messages`` as the prompt text llama-cpp-python's chat completion builds (the GGUF's chat template)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self.llama
+        formatter = Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=llama._model.token_get_text(llama.token_eos()),
+            bos_token=llama._model.token_get_text(llama.token_bos()) if llama.token_bos() != -1 else "",
+        )
+        return formatter(messages=_chat_messages(messages)).prompt
+
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self.llama.generation_lock:
             reply = self._completion(messages, stop, stream=False, **kwargs)

@@ -37,8 +37,21 @@ SIGNED = "Karine Dognin-Sauze et Marty Walsh ont signé l'accord lors du bootcam
 QUOTE = "C'est lors du bootcamp Big Booster de Boston"
 
 
-def answer(replies, question="Qui a signé l'accord ?", language="fr", sources=SOURCES, max_calls=3, **answerer):
-    model = ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[])
+class ProbabilityChat(ScriptedChat):
+    """A scripted model that also tells its probability of NONE as the answer's first word, as llama.cpp does."""
+
+    none_probability: float = 0.0
+
+    def warm_up(self, messages):
+        """Nothing to read ahead."""
+
+    def first_word_probability(self, messages, reply_start, word):
+        assert (reply_start, word) == ("ANSWER:", "NONE")
+        return self.none_probability
+
+
+def answer(replies, question="Qui a signé l'accord ?", language="fr", sources=SOURCES, max_calls=3, model=None, **answerer):
+    model = model or ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[])
     stream = list(Answerer(model, max_model_calls=max_calls, **answerer).stream(question, language, sources, []))
     final = stream[-1]
     assert final.model_calls == len(model.sent) <= max_calls
@@ -107,6 +120,19 @@ def test_an_answer_from_a_document_that_never_names_what_the_question_names_is_r
         question="Quel est le budget de l'accord avec Boston ?",
     )
     assert not final.answered and final.check == "document" and "boston" in final.reason
+
+
+def test_facts_of_two_documents_put_together_are_answered_again_then_refused():
+    moved = reply("Le budget de Karine Dognin-Sauze est de 4,1 milliards d'euros.")  # the budget note's figure
+    final, sent, _ = answer([moved, moved])
+    assert not final.answered and final.check == "mixed" and final.repairs[0].startswith("mixed:")
+    assert "no document holds together" in sent[1][-1].content
+
+
+def test_facts_of_two_documents_in_two_clauses_are_an_answer_from_both():
+    both = reply("Karine Dognin-Sauze a signé l'accord; la Métropole de Lyon a un budget de 4,1 milliards d'euros.")
+    final, _, _ = answer([both], question="Qui a signé l'accord et quel est le budget de la Métropole ?")
+    assert final.answered, final.reason
 
 
 def test_an_answer_lifted_from_the_worked_examples_is_answered_again_with_the_reason():
@@ -181,6 +207,19 @@ def test_with_one_call_allowed_nothing_is_repaired():
 def test_without_worked_examples_the_model_sees_only_the_rules_and_the_question():
     final, sent, _ = answer([reply(SIGNED)], worked_examples=False)
     assert final.answered and len(sent[0]) == 2  # system rules, then the question with its passages
+
+
+def test_a_likely_none_is_refused_before_any_reply_is_generated():
+    model = ProbabilityChat(messages=iter([AIMessage(reply(SIGNED))]), sent=[], none_probability=0.7)
+    final, sent, _ = answer([], model=model, abstain_threshold=0.6)
+    assert not final.answered and final.check == "no-answer" and "0.70" in final.reason and sent == []
+    assert final.no_answer_probability == 0.7
+
+
+def test_an_unlikely_none_lets_the_model_answer_and_the_checks_judge():
+    model = ProbabilityChat(messages=iter([AIMessage(reply(SIGNED))]), sent=[], none_probability=0.4)
+    final, sent, _ = answer([], model=model, abstain_threshold=0.6)
+    assert final.answered and final.text == SIGNED and final.no_answer_probability == 0.4
 
 
 def test_every_check_says_what_was_missing_in_both_languages():
