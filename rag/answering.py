@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from rag import grounding, prompts
-from rag.language import detect_language, foreign_words
+from rag.language import detect_language, foreign_words, is_yes_no_question
 from rag.retrieval import Source
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,17 @@ def invented_words(draft: Draft) -> str | None:
 
 
 def about_another_document(draft: Draft) -> str | None:
-    """The question names something the passages know but the answer's document never mentions."""
-    supporting = draft.sources[draft.supporting].document
-    cited = "\n".join(s.labelled for s in draft.sources if s.document == supporting)
-    if missing := grounding.names_missing_from(draft.question, cited, "\n".join(s.labelled for s in draft.sources)):
-        return f"{supporting} never mentions {', '.join(missing)}"
+    """The question names something the passages know but the documents the answer comes from never mention.
+
+    Those documents hold the passage that best supports each clause of the answer: a question about two
+    documents is answered from both.
+    """
+    titled = [s.labelled for s in draft.sources]
+    supporting = {draft.sources[grounding.supporting_passage(clause, None, titled)].document for clause in grounding.clauses(draft.text)}
+    supporting.add(draft.sources[draft.supporting].document)
+    cited = "\n".join(s.labelled for s in draft.sources if s.document in supporting)
+    if missing := grounding.names_missing_from(draft.question, cited, "\n".join(titled)):
+        return f"{', '.join(sorted(supporting))} never mention {', '.join(missing)}"
     return None
 
 
@@ -122,7 +128,7 @@ def facts_of_several_documents(draft: Draft) -> str | None:
     for source in draft.sources:
         by_document.setdefault(source.document, []).append(source.labelled)
     documents = ["\n".join(passages) for passages in by_document.values()]
-    if mixed := grounding.facts_from_several_documents(draft.text, documents):
+    if mixed := grounding.facts_from_several_documents(draft.text, documents, draft.question):
         return f"no document holds together the facts of {' / '.join(repr(clause) for clause in mixed)}"
     return None
 
@@ -261,16 +267,19 @@ class Answerer:
         if probability is not None and probability >= self.abstain_threshold:
             reason = f"the model gives no answer a probability of {probability:.2f}"
             return self._refusal(language, sources, CHECKS[0], reason, calls=0, probability=probability)
-        reply = yield from self._stream_reply(messages, sources, language, evidence, probed=probability is not None)
+        yes_no = prompts.YES_NO[language] if is_yes_no_question(question, language) else None
+        options = self._reply_options(sources, restart=probability is None, none_answer=probability is None, yes_no=yes_no)
+        reply = yield from self._stream_reply(messages, options, language, evidence)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
         draft = Draft(question, language, sources, evidence, reply, text, quote, examples)
-        final = self._checked(messages, draft)
+        final = self._checked(messages, draft, self._reply_options(sources, restart=False, yes_no=yes_no))
         final.no_answer_probability = probability
         return final
 
-    def _checked(self, messages: list[BaseMessage], draft: Draft) -> Answer:
-        """The draft as an answer once every check passes, repaired where a check can be, or a refusal."""
+    def _checked(self, messages: list[BaseMessage], draft: Draft, options: dict) -> Answer:
+        """The draft as an answer once every check passes, repaired where a check can be (a new answer is
+        generated with ``options``), or a refusal."""
         calls, repaired, repairs = 1, set(), []
         kept: Draft | None = None  # the first draft that failed only a check whose failure is tolerated
         while failure := first_failure(draft):
@@ -284,7 +293,8 @@ class Answerer:
                 return self._refusal(draft.language, draft.sources, check, reason, calls, repairs)
             repaired.add(check.name)
             repairs.append(f"{check.name}: {reason}")
-            draft = self._repaired(messages, draft, check, reason)
+            draft = self._repaired(messages, draft, check, reason, options)
+            log.info("Repaired (%s): %r", check.name, draft.text)
             calls += 1
         return self._accepted(draft, repairs, calls)
 
@@ -295,15 +305,13 @@ class Answerer:
         self.read_instructions()
         return self.chat_model.first_word_probability(messages, "ANSWER:", "NONE")
 
-    def _stream_reply(self, messages, sources: list[Source], language: str, evidence: str, probed: bool = False):
+    def _stream_reply(self, messages, options: dict, language: str, evidence: str):
         """Run the model, yielding the answer as it streams; return the whole reply.
 
         Streaming starts once the first words are in the question's language. A
         "NONE" answer or a number found in no passage stops generation at once.
-        Once the probability of NONE was read (``probed``), the reply may not be NONE.
         """
         reply = ""
-        options = self._reply_options(sources, restart=not probed, none_answer=not probed)
         for chunk in self.chat_model.stream(messages, **options):
             reply += chunk.content
             quote, text = grounding.split_reply(reply)
@@ -316,25 +324,25 @@ class Answerer:
                 yield Answer(settled, language, answered=True)
         return reply
 
-    def _reply_options(self, sources: list[Source], restart: bool, none_answer: bool = True) -> dict:
-        """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word; the
-        first reply is read from the fixed instructions on (``restart``), whatever was asked before."""
+    def _reply_options(self, sources: list[Source], restart: bool, none_answer: bool = True, yes_no=None) -> dict:
+        """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word, and
+        a yes/no question's answer start with yes or no; the first reply is read from the fixed instructions
+        on (``restart``), whatever was asked before. Once the probability of NONE was read, the first reply
+        may not be NONE (``none_answer``)."""
         if not getattr(self.chat_model, "supports_grammar", False):
             return {}
         self.read_instructions()
-        options = {"grammar": grounding.reply_grammar([s.text for s in sources], none_answer)}
+        options = {"grammar": grounding.reply_grammar([s.text for s in sources], none_answer, yes_no)}
         return options | ({"from_fixed_prefix": True} if restart else {})
 
-    def _repaired(self, messages: list[BaseMessage], draft: Draft, check: Check, reason: str) -> Draft:
+    def _repaired(self, messages: list[BaseMessage], draft: Draft, check: Check, reason: str, options: dict) -> Draft:
         """The draft after one more model call, as ``check.repair`` says."""
         if check.repair == "restate":
             request = prompts.restate_request(draft.language, bare=check.name == "short")
             restated = self._follow_up(messages, draft.reply, request)
             return replace(draft, text=restated or draft.text)
         request = prompts.answer_again_request(reason, draft.language)
-        reply = self.chat_model.invoke(
-            prompts.follow_up_messages(messages, draft.reply, request), **self._reply_options(draft.sources, restart=False)
-        ).content
+        reply = self.chat_model.invoke(prompts.follow_up_messages(messages, draft.reply, request), **options).content
         quote, text = grounding.split_reply(reply)
         return replace(draft, reply=reply, text=text, quote=quote)
 

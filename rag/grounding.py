@@ -144,21 +144,28 @@ def clause_facts(clause: str, known_words: set[str]) -> tuple[set[str], set[str]
     return numbers_in(clause), names & known_words
 
 
-def facts_from_several_documents(answer: str, documents: list[str]) -> list[str]:
+def clauses(answer: str) -> list[str]:
+    return [clause.strip() for clause in CLAUSE_END.split(answer) if clause.strip()]
+
+
+def facts_from_several_documents(answer: str, documents: list[str], question: str = "") -> list[str]:
     """Clauses of ``answer`` whose numbers and names no single document holds together.
 
     "The CIC of Lyon opens on 20 November" where the date belongs to another
     document's event: each fact is in some passage, but not the two together.
+    Numbers the question gives are the user's, not facts to find.
     """
     contents = [(numbers_in(text), set(words(text))) for text in documents]
     known_words = set().union(*(document_words for _, document_words in contents))
+    asked_numbers = numbers_in(question)
     mixed = []
-    for clause in CLAUSE_END.split(answer):
+    for clause in clauses(answer):
         numbers, names = clause_facts(clause, known_words)
+        numbers -= asked_numbers
         if len(numbers) + len(names) < 2:
             continue
         if not any(numbers <= document_numbers and names <= document_words for document_numbers, document_words in contents):
-            mixed.append(clause.strip())
+            mixed.append(clause)
     return mixed
 
 
@@ -261,17 +268,21 @@ def sentence_containing(quote: str, passage: str) -> str | None:
     return next((sentence for sentence in sentences(passage) if target in " ".join(words(sentence))), None)
 
 
-def reply_grammar(passages: list[str], none_answer: bool = True) -> str:
+def reply_grammar(passages: list[str], none_answer: bool = True, yes_no: tuple[str, str] | None = None) -> str:
     """A GBNF grammar for the reply: the quote must open one of the passages' sentences, or be NONE.
 
     The opening's first words are enough to tell the sentence; generation stops
     there instead of copying it whole. Without ``none_answer`` the answer cannot
-    begin with "NO" (so not be NONE).
+    be NONE (it cannot begin with "NO"). With ``yes_no`` (the two words, "Oui"
+    and "Non") the answer is one of them, a comma, and the fact that shows it.
     """
     choices = {opening(sentence) for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
-    first = "[^\\n]" if none_answer else '([^\\nN] | "N" [^\\nO])'
-    return (
-        f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\n'
-        f"answer ::= {first} [^\\n]{{0,{MAX_ANSWER_CHARS - 2}}}\nquote ::= {quote}\n"
-    )
+    rest = f"[^\\n]{{0,{MAX_ANSWER_CHARS - 10}}}"
+    if yes_no:
+        answer = f'({_gbnf_literal(yes_no[0])} | {_gbnf_literal(yes_no[1])}) ", " [^\\n] {rest}'
+    else:
+        answer = ("[^\\n]" if none_answer else '([^\\nN] | "N" [^\\nO])') + f" {rest}"
+    if none_answer and yes_no:
+        answer = f'"NONE" | {answer}'
+    return f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= {answer}\nquote ::= {quote}\n'

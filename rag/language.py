@@ -48,6 +48,27 @@ def detect_language(text: str) -> str:
     return "fr" if french > english else "en"
 
 
+# A yes/no question: English opens with an auxiliary verb; French with "est-ce que" or an inverted subject
+# ("couvre-t-il", "faut-il") and no question word before it. Grammar, not a list of questions.
+ENGLISH_YES_NO = re.compile(
+    r"^(is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)\b", re.I
+)
+FRENCH_QUESTION_WORD = re.compile(
+    r"^(que|qu'|qu’)|\b(qui|quoi|quel|quelle|quels|quelles|où|quand|comment|combien|pourquoi|lequel|laquelle|"
+    r"lesquels|lesquelles)\b",
+    re.I,
+)
+FRENCH_INVERSION = re.compile(r"\w-(t-)?(il|elle|ils|elles|on|je|tu|nous|vous)\b|^est-ce qu", re.I)
+
+
+def is_yes_no_question(question: str, language: str) -> bool:
+    """Whether ``question`` asks for yes or no ("Does it cover mobility?", "L'accord couvre-t-il la mobilité ?")."""
+    text = question.strip()
+    if language == "en":
+        return bool(ENGLISH_YES_NO.match(text))
+    return not FRENCH_QUESTION_WORD.search(text) and bool(FRENCH_INVERSION.search(text))
+
+
 # Confidence above which a single word is taken to be written in the other language.
 FOREIGN_WORD_CONFIDENCE = 0.85
 

@@ -153,3 +153,30 @@ def test_the_quote_is_the_opening_of_a_sentence_and_is_completed_from_the_passag
 def test_the_start_of_the_quote_line_is_not_streamed_as_answer():
     assert grounding.settled_answer("Le Big Booster\nQUO") == "Le Big Booster"
     assert grounding.settled_answer("Le Big Booster") == "Le Big Booster"
+
+
+def test_a_yes_no_answer_opens_with_yes_or_no_then_the_fact():
+    from llama_cpp import LlamaGrammar
+
+    grammar = grounding.reply_grammar(PASSAGES, none_answer=False, yes_no=("Oui", "Non"))
+    assert 'answer ::= ("Oui" | "Non") ", "' in grammar and '"NONE" |' not in grammar.split("quote ::=")[0]
+    assert '"NONE" | ("Oui" | "Non")' in grounding.reply_grammar(PASSAGES, yes_no=("Oui", "Non"))
+    for variant in (grammar, grounding.reply_grammar(PASSAGES, none_answer=False)):
+        LlamaGrammar.from_string(variant, verbose=False)  # valid GBNF
+
+
+def test_clauses_whose_facts_no_single_document_holds_are_found():
+    article = "Un Cambridge Innovation Center (CIC) pourrait venir à Lyon, avec Marty Walsh."
+    contest = "La finale de Big Booster aura lieu le 20 novembre 2025 à Lyon."
+    moved = "Le Cambridge Innovation Center de Lyon ouvrira le 20 novembre 2025."
+    assert grounding.facts_from_several_documents(moved, [article, contest]) == [moved]
+    both = "La finale de Big Booster a lieu le 20 novembre 2025, et le Cambridge Innovation Center pourrait venir à Lyon."
+    assert grounding.facts_from_several_documents(both, [article, contest]) == []
+    asked = "Oui, une entreprise de six ans peut candidater à Big Booster."
+    assert grounding.facts_from_several_documents(asked, [contest], "Une entreprise de six ans peut-elle candidater ?") == []
+
+
+def test_numbers_written_in_words_count_as_their_digits():
+    assert {"250", "3"} <= grounding.numbers_in("deux cent cinquante start-up dans trois domaines")
+    assert "250" in grounding.numbers_in("two hundred and fifty companies")
+    assert grounding.unsupported_numbers("Il y a 250 places.", "deux cent cinquante places") == []

@@ -1,5 +1,6 @@
-"""Answer quality with the default models: the built-in evaluation over the dev set and
-over the distractor corpus (the article plus look-alike documents and injected instructions)."""
+"""Answer quality with the default models: the built-in evaluation over the dev set, the distractor corpus
+(the article plus look-alike documents and injected instructions) and the press corpus (13 documents, a
+tuning part and a held-out check part)."""
 
 import json
 import shutil
@@ -23,11 +24,15 @@ FLOORS = {
 }
 
 
-@pytest.mark.parametrize(
-    "name, questions, corpus",
-    [("dev-set", "eval/dev.jsonl", "corpus"), ("distractor-set", "eval/distractors.jsonl", "eval/corpus")],
-    ids=["dev-set", "distractor-set"],
-)
+SETS = [
+    ("dev-set", "eval/dev.jsonl", "corpus"),
+    ("distractor-set", "eval/distractors.jsonl", "eval/corpus"),
+    ("press-tune", "eval/press-tune.jsonl", "eval/press"),
+    ("press-check", "eval/press-check.jsonl", "eval/press"),
+]
+
+
+@pytest.mark.parametrize("name, questions, corpus", SETS, ids=[name for name, _, _ in SETS])
 def test_question_set_stays_above_its_quality_floors(name, questions, corpus, tmp_path):
     bot = Chatbot(corpus_dir=REPO / corpus, data_dir=tmp_path / "data")
     report = evaluate(bot, load_questions(repo_file(questions))).to_dict()
