@@ -61,6 +61,8 @@ class Draft:
     text: str | None  # its answer part
     quote: str | None  # its quote part
     examples: str = ""  # the worked examples the model was shown
+    messages: list[BaseMessage] = field(default_factory=list)  # the conversation the reply answers
+    history: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def passages(self) -> list[str]:
@@ -173,8 +175,9 @@ def wrong_language(draft: Draft) -> str | None:
 class Check:
     """One thing a draft answer must not do.
 
-    ``repair``: "answer again" (the model answers anew, told what was wrong) or "restate" (the model
-    rewrites its answer as a sentence in the question's language); None refuses the answer at once.
+    ``repair``: "answer again" (the model answers anew, told what was wrong), "without examples" (the
+    question is asked afresh with no worked examples to copy) or "restate" (the model rewrites its answer
+    as a sentence in the question's language); None refuses the answer at once.
     ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway.
     ``explanation``: the line a user reads under a refusal, per language.
     """
@@ -197,7 +200,7 @@ CHECKS = [
     Check("mixed", facts_of_several_documents, {
         "fr": "La réponse mêle des faits de documents différents.",
         "en": "The answer mixes facts from different documents."}, repair="answer again"),
-    Check("examples", uses_the_examples, NOT_FOUND, repair="answer again"),
+    Check("examples", uses_the_examples, NOT_FOUND, repair="without examples"),
     Check("words", invented_words, {
         "fr": "La réponse parle de choses qu'aucun passage ne mentionne.",
         "en": "The answer speaks of things no passage mentions."}),
@@ -272,12 +275,12 @@ class Answerer:
         reply = yield from self._stream_reply(messages, options, language, evidence)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
-        draft = Draft(question, language, sources, evidence, reply, text, quote, examples)
-        final = self._checked(messages, draft, self._reply_options(sources, restart=False, yes_no=yes_no))
+        draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history)
+        final = self._checked(draft, self._reply_options(sources, restart=False, yes_no=yes_no))
         final.no_answer_probability = probability
         return final
 
-    def _checked(self, messages: list[BaseMessage], draft: Draft, options: dict) -> Answer:
+    def _checked(self, draft: Draft, options: dict) -> Answer:
         """The draft as an answer once every check passes, repaired where a check can be (a new answer is
         generated with ``options``), or a refusal."""
         calls, repaired, repairs = 1, set(), []
@@ -293,7 +296,7 @@ class Answerer:
                 return self._refusal(draft.language, draft.sources, check, reason, calls, repairs)
             repaired.add(check.name)
             repairs.append(f"{check.name}: {reason}")
-            draft = self._repaired(messages, draft, check, reason, options)
+            draft = self._repaired(draft, check, reason, options)
             log.info("Repaired (%s): %r", check.name, draft.text)
             calls += 1
         return self._accepted(draft, repairs, calls)
@@ -335,14 +338,22 @@ class Answerer:
         options = {"grammar": grounding.reply_grammar([s.text for s in sources], none_answer, yes_no)}
         return options | ({"from_fixed_prefix": True} if restart else {})
 
-    def _repaired(self, messages: list[BaseMessage], draft: Draft, check: Check, reason: str, options: dict) -> Draft:
+    def _repaired(self, draft: Draft, check: Check, reason: str, options: dict) -> Draft:
         """The draft after one more model call, as ``check.repair`` says."""
         if check.repair == "restate":
-            request = prompts.restate_request(draft.language, bare=check.name == "short")
-            restated = self._follow_up(messages, draft.reply, request)
+            request = prompts.restate_request(draft.language, check.name == "short", reason)
+            restated = self._follow_up(draft.messages, draft.reply, request)
             return replace(draft, text=restated or draft.text)
-        request = prompts.answer_again_request(reason, draft.language)
-        reply = self.chat_model.invoke(prompts.follow_up_messages(messages, draft.reply, request), **options).content
+        if check.repair == "without examples":
+            messages = prompts.answer_messages(
+                [s.labelled for s in draft.sources], draft.question, draft.language, draft.history, examples=False
+            )
+            draft = replace(draft, messages=messages, examples="")
+            options = options | ({"from_fixed_prefix": True} if options else {})
+        else:
+            request = prompts.answer_again_request(reason, draft.language)
+            messages = prompts.follow_up_messages(draft.messages, draft.reply, request)
+        reply = self.chat_model.invoke(messages, **options).content
         quote, text = grounding.split_reply(reply)
         return replace(draft, reply=reply, text=text, quote=quote)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -38,6 +39,29 @@ class IndexedDocument:
     passages: int
 
 
+class AnswerCache:
+    """Final answers by question, conversation and the exact passages retrieved (ids and texts), least
+    recently used dropped first. Decoding is greedy, so the same passages give the same answer; a changed or
+    deleted passage changes the key."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Answer | None:
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+            return self._answers.get(key)
+
+    def put(self, key: tuple, answer: Answer) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+
 class Chatbot:
     """Bilingual question answering over a folder of documents.
 
@@ -52,6 +76,7 @@ class Chatbot:
             overrides["data_dir"] = Path(data_dir)
         self.settings = Settings(**overrides)
         self._index_checked = False
+        self._answers = AnswerCache(self.settings.answer_cache_size)
         self._generation: tuple | None = None  # of the index records, when the word index was built
 
     # Components are built on first use and kept for the life of the bot.
@@ -186,6 +211,10 @@ class Chatbot:
         history = self._capped_history(history)
         language = detect_language(question)
         sources = self._retrieve(self._search_query(question, history), language)
+        key = (question, tuple(history), tuple((source.id, source.text) for source in sources))
+        if (cached := self._answers.get(key)) is not None:
+            yield replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)
+            return
         for answer in self.answerer.stream(question, language, sources, history, started=started):
             if answer.sources and self._cites_removed_passage(answer):
                 answer = replace(
@@ -194,6 +223,8 @@ class Chatbot:
                     explanation=CHANGED_WHILE_ANSWERING[language],
                 )
             yield answer
+        if answer.check != "store":
+            self._answers.put(key, answer)
 
     def _cites_removed_passage(self, answer: Answer) -> bool:
         """Whether an index run (here or in another process) removed the passage a final answer cites."""

@@ -106,8 +106,8 @@ def follow_up_messages(conversation: list[BaseMessage], reply: str, request: str
     return [*conversation, AIMessage(reply), HumanMessage(request)]
 
 
-def restate_request(language: str, bare: bool) -> str:
-    """Ask for the answer again as one complete sentence in ``language``.
+def restate_request(language: str, bare: bool, reason: str) -> str:
+    """Ask for the answer again as one complete sentence in ``language``, saying what was wrong (``reason``).
 
     A bare answer (a name) becomes a short sentence around it: asked for a whole
     sentence, the model tends to copy the passage's title for the name, untranslated.
@@ -119,8 +119,8 @@ def restate_request(language: str, bare: bool) -> str:
             "with it. Add nothing else. Reply with that sentence only."
         )
     return (
-        f"Write your answer again as one complete sentence in {name}, translating every word into {name}. "
-        "Keep every fact; add nothing. Reply with that sentence only."
+        f"Your answer cannot be given as it is: {reason}. Write it again as one complete sentence in {name}, "
+        f"translating every word into {name}. Keep every fact; add nothing. Reply with that sentence only."
     )
 
 

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     max_model_calls: int = Field(3, description="Most chat model calls for one question (the answer and its repairs).")
     worked_examples: bool = Field(True, description="Show the chat model worked examples before the question.")
     history_turns: int = Field(3, description="Earlier turns of a conversation given with a question.")
+    answer_cache_size: int = Field(256, description="Answers kept for questions asked again over the same passages.")
     abstain_threshold: float = Field(
         0.5, description="The answer is refused when the chat model gives NONE this probability or more (llama.cpp)."
     )

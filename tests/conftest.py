@@ -38,6 +38,18 @@ class ScriptedChat(GenericFakeChatModel):
         return super()._generate(messages, stop, run_manager, **kwargs)  # its streaming goes through here too
 
 
+def scripted_bot(corpus, data, *replies, on_call=None):
+    """A real chatbot (real store and embeddings) whose chat model replies ``replies`` in order."""
+    from langchain_core.messages import AIMessage
+
+    from rag import Chatbot
+
+    bot = Chatbot(corpus_dir=corpus, data_dir=data)
+    model = ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[], on_call=on_call)
+    bot.chat_model = model
+    return bot, model
+
+
 @pytest.fixture(autouse=True)
 def _no_user_config(monkeypatch, tmp_path_factory):
     """Tests never read a developer's rag.toml or RAG_* variables."""

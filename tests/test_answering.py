@@ -135,11 +135,12 @@ def test_facts_of_two_documents_in_two_clauses_are_an_answer_from_both():
     assert final.answered, final.reason
 
 
-def test_an_answer_lifted_from_the_worked_examples_is_answered_again_with_the_reason():
+def test_an_answer_lifted_from_the_worked_examples_is_asked_again_without_them():
     lifted = EXAMPLES[0][3].split("\n")[0].removeprefix("ANSWER: ")  # the tram example's answer
-    final, sent, _ = answer([reply(lifted), reply(SIGNED)])
-    assert final.answered and final.text == SIGNED and final.repairs[0].startswith("examples:")
-    assert "worked examples" in sent[1][-1].content  # the model is told what was wrong
+    final, sent, _ = answer([reply(lifted), reply("Marty Walsh"), "Marty Walsh a signé l'accord."])
+    assert final.answered and final.text == "Marty Walsh a signé l'accord." and final.repairs[0].startswith("examples:")
+    assert len(sent[0]) > 2 and len(sent[1]) == 2  # the rules and the question only
+    assert sent[2][:2] == sent[1]  # a later repair continues the conversation without examples
 
 
 def test_a_count_question_answered_without_a_number_is_answered_again():
@@ -225,4 +226,4 @@ def test_an_unlikely_none_lets_the_model_answer_and_the_checks_judge():
 def test_every_check_says_what_was_missing_in_both_languages():
     for check in CHECKS:
         assert set(check.explanation) == {"fr", "en"} and all(check.explanation.values()), check.name
-        assert check.repair in {None, "answer again", "restate"}
+        assert check.repair in {None, "answer again", "without examples", "restate"}

@@ -4,9 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from langchain_core.messages import AIMessage
 
-from conftest import ScriptedChat
+from conftest import scripted_bot
 from rag import Chatbot
 
 
@@ -21,13 +20,6 @@ def test_huge_question_is_rejected_with_the_limit(corpus, tmp_path):
     bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
     with pytest.raises(ValueError, match="limit is 2000"):
         bot.ask("Qui ? " * 20_000)
-
-
-def scripted_bot(corpus, data, *replies, on_call=None) -> tuple[Chatbot, ScriptedChat]:
-    bot = Chatbot(corpus_dir=corpus, data_dir=data)
-    model = ScriptedChat(messages=iter([AIMessage(reply) for reply in replies]), sent=[], on_call=on_call)
-    bot.chat_model = model
-    return bot, model
 
 
 SIGNED = "ANSWER: Karine Dognin-Sauze et Marty Walsh ont signé l'accord.\nQUOTE: C’est donc lors du bootcamp Big Booster"

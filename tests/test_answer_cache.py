@@ -1,0 +1,27 @@
+"""A question asked again over the same passages is answered from the cache; a changed passage is not."""
+
+from conftest import scripted_bot
+
+SIGNED = "ANSWER: Karine Dognin-Sauze et Marty Walsh ont signé l'accord.\nQUOTE: C’est donc lors du bootcamp Big Booster"
+RESIGNED = "ANSWER: Marty Walsh et Karine Dognin-Sauze ont signé l'accord.\nQUOTE: C’est donc lors du bootcamp Big Booster"
+
+
+def test_the_same_question_over_the_same_passages_is_not_generated_again(corpus, tmp_path):
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED, RESIGNED)
+    first = bot.ask("Qui a signé l'accord ?")
+    again = bot.ask("Qui a signé l'accord ?")
+    assert len(model.sent) == 1 and again.text == first.text and again.sources == first.sources
+    assert again is not first and again.seconds < first.seconds
+
+    bot.ask("Qui a signé l'accord ?", history=[("Bonjour", "Bonjour.")])  # another conversation: generated
+    assert len(model.sent) == 2
+
+
+def test_a_changed_document_is_answered_afresh(corpus, tmp_path):
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED, RESIGNED)
+    bot.index()
+    assert bot.ask("Qui a signé l'accord ?").text.startswith("Karine")
+    article = corpus / "lyon-boston-accord.txt"
+    article.write_text(article.read_text(encoding="utf-8").replace("Maire de Boston", "maire de Boston"), encoding="utf-8")
+    bot.index()
+    assert bot.ask("Qui a signé l'accord ?").text.startswith("Marty") and len(model.sent) == 2
