@@ -129,6 +129,15 @@ def test_answer_streams_in_then_shows_its_sources(page):
     page.screenshot(path=ARTIFACTS / "chat-answer.png", full_page=True)
 
 
+def test_a_refusal_says_under_it_what_was_missing(page):
+    from rag.answering import CHECKS
+
+    final = ask(page, "Who won the 2018 football World Cup?")[-1]
+    _, refusal, explanation = final.partition("The documents don't say: I can't find this information in the corpus.")
+    assert refusal and explanation.strip() in {check.explanation["en"] for check in CHECKS}, final
+    assert not page.locator("#chat").get_by_text("Sources (").count()
+
+
 def test_bad_input_gets_a_friendly_message(page):
     for question, reason in [("   ", "The question is empty"), ("Pourquoi ? " * 10_000, "the limit is 2000")]:
         shown = ask(page, question)[-1]

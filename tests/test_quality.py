@@ -32,6 +32,7 @@ SETS = [
 ]
 
 
+@pytest.mark.timeout(2400)  # 67 questions at up to ~15 s each on a slow machine
 @pytest.mark.parametrize("name, questions, corpus", SETS, ids=[name for name, _, _ in SETS])
 def test_question_set_stays_above_its_quality_floors(name, questions, corpus, tmp_path):
     bot = Chatbot(corpus_dir=REPO / corpus, data_dir=tmp_path / "data")
