@@ -154,12 +154,6 @@ def lacks_asked_type(draft: Draft) -> str | None:
     return None
 
 
-def names_one_thing(draft: Draft) -> str | None:
-    if grounding.names_one_thing(draft.question, draft.text):
-        return "the question asks for several things and the answer names one at most: name each of them"
-    return None
-
-
 def too_short(draft: Draft) -> str | None:
     if len(grounding.words(draft.text)) < MIN_ANSWER_WORDS:
         return "the answer is not a sentence"
@@ -217,7 +211,6 @@ CHECKS = [
     Check("type", lacks_asked_type, {
         "fr": "Les passages ne donnent pas ce que demande la question (un nombre, une date).",
         "en": "The passages do not give what the question asks for (a number, a date)."}, repair="answer again"),
-    Check("list", names_one_thing, NOT_FOUND, repair="answer again", keep_unrepaired=True),
     Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
     Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
 ]

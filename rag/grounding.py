@@ -205,20 +205,6 @@ def missing_answer_type(question: str, answer: str) -> str | None:
     return None
 
 
-# A question asking for several things, told by its plural interrogative ("quels sont", "which fields").
-SEVERAL_QUESTION = re.compile(
-    r"^(what|which) (are|were)\b|^(name|list)\b|\b(which|what) (?!is\b|was\b|has\b|does\b)\w+s\b"
-    r"|^(quels|quelles)\b|\b(quels|quelles) (sont|étaient)\b|^(citez|nommez|énumérez)\b|\b(dans|sur|à|de|pour) (quels|quelles)\b",
-    re.I,
-)
-ENUMERATION = re.compile(r"[,;:]|\s(et|and|ou|or)\s", re.I)
-
-
-def names_one_thing(question: str, answer: str) -> bool:
-    """Whether ``question`` asks for several things and ``answer`` names one at most (no list in it)."""
-    return bool(SEVERAL_QUESTION.search(question.strip())) and not ENUMERATION.search(answer)
-
-
 def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> bool:
     """Whether ``answer`` is a long stretch of a passage copied out instead of an answer."""
     answer_words = words(answer)

@@ -228,11 +228,3 @@ def test_every_check_says_what_was_missing_in_both_languages():
         assert set(check.explanation) == {"fr", "en"} and all(check.explanation.values()), check.name
         assert check.repair in {None, "answer again", "without examples", "restate"}
 
-
-def test_a_question_asking_for_several_things_answered_with_one_is_answered_again():
-    final, sent, _ = answer(
-        [reply("L'accord a été signé lors du bootcamp Big Booster."), reply(SIGNED)],
-        question="Quels sont les signataires de l'accord ?",
-    )
-    assert final.text == SIGNED and final.repairs[0].startswith("list:")
-    assert "name each of them" in sent[1][-1].content

@@ -19,8 +19,10 @@ ARTIFACTS = REPO / "test-artifacts"
 # are higher: 95 % of answerable questions correct, every unanswerable question refused, every answer in
 # the question's language. Each run saves its full report in test-artifacts/.
 FLOORS = {
-    "dev-set": {"answerable_correct": 0.77, "unanswerable_refused": 1.0, "language_match": 0.9},
-    "distractor-set": {"answerable_correct": 0.57, "unanswerable_refused": 0.5, "language_match": 0.9},
+    "dev-set": {"answerable_correct": 0.77, "unanswerable_refused": 1.0, "language_match": 0.9, "citation_hit": 0.6},
+    "distractor-set": {"answerable_correct": 0.57, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.7},
+    "press-tune": {"answerable_correct": 0.46, "unanswerable_refused": 0.55, "language_match": 0.9, "citation_hit": 0.65},
+    "press-check": {"answerable_correct": 0.45, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.65},
 }
 
 
