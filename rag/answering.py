@@ -14,6 +14,7 @@ refused it (``check``, ``reason``, and ``explanation`` for the user) and what wa
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -82,7 +83,8 @@ MAX_UNTRANSLATED_WORDS = 0  # words copied from passages in the other language, 
 
 
 def model_found_no_answer(draft: Draft) -> str | None:
-    if grounding.is_none(draft.text) or grounding.says_not_in_passages(draft.text):
+    """NONE (the reply format's word for "no answer"), even inside a sentence, or words saying the same."""
+    if grounding.is_none(draft.text) or re.search(r"\bNONE\b", draft.text) or grounding.says_not_in_passages(draft.text):
         return "the model found no answer in the passages"
     return None
 

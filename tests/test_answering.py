@@ -228,3 +228,9 @@ def test_every_check_says_what_was_missing_in_both_languages():
         assert set(check.explanation) == {"fr", "en"} and all(check.explanation.values()), check.name
         assert check.repair in {None, "answer again", "without examples", "restate"}
 
+
+
+def test_none_inside_a_restated_sentence_is_no_answer_and_the_grounded_draft_stays():
+    english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
+    final, _, _ = answer([reply(english), "La réponse est NONE."])
+    assert final.answered and final.text == english

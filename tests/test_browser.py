@@ -170,6 +170,33 @@ def test_document_uploaded_in_the_panel_can_be_asked_about(page, tmp_path):
     assert page.locator("#chat").get_by_text("Tramway-T10-inauguration.txt").first.is_visible()
 
 
+def test_through_a_proxy_every_change_needs_the_password_and_works_with_it(browser, app_url, tmp_path):
+    upload = tmp_path / "proxy-note.txt"
+    upload.write_text("Note de service\n\nLa salle du conseil sera fermée lundi pour travaux.\n", encoding="utf-8")
+    proxied = documents_panel(browser, app_url, extra_http_headers={"X-Forwarded-For": "203.0.113.9"})
+    report = proxied.locator("#documents-report")
+
+    proxied.get_by_label("Admin password").fill("not the password")
+    proxied.locator("#upload input[type=file]").set_input_files(upload)
+    proxied.get_by_role("button", name="Add to the corpus").click()
+    expect(report).to_contain_text("Wrong admin password", timeout=60_000)
+    proxied.get_by_role("button", name="Re-index the corpus").click()
+    expect(report).to_contain_text("Wrong admin password", timeout=60_000)
+    assert "proxy-note.txt" not in proxied.locator("#documents").inner_text()
+
+    proxied.get_by_label("Admin password").fill(ADMIN_PASSWORD)
+    proxied.get_by_role("button", name="Add to the corpus").click()
+    expect(proxied.locator("#documents")).to_contain_text("proxy-note.txt", timeout=60_000)
+    proxied.get_by_role("button", name="Re-index the corpus").click()
+    expect(report).to_contain_text("Index updated", timeout=60_000)
+    proxied.locator("#delete-choice input").click()
+    proxied.get_by_role("option", name="proxy-note.txt").click()
+    proxied.get_by_role("button", name="Delete the document").click()
+    expect(report).to_contain_text("Deleted", timeout=60_000)
+    expect(proxied.locator("#documents")).not_to_contain_text("proxy-note.txt", timeout=60_000)
+    proxied.close()
+
+
 def test_a_hostile_document_is_shown_as_text_and_runs_nothing(page):
     answer = ask(page, "Quelle chanteuse le festival des Lumières invite-t-il ?")[-1]
     passages = open_sources(page)

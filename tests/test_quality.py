@@ -15,14 +15,16 @@ pytestmark = pytest.mark.slow
 
 ARTIFACTS = REPO / "test-artifacts"
 
-# Regression floors, set below the latest measured scores (README, "Evaluation"). The product targets
-# are higher: 95 % of answerable questions correct, every unanswerable question refused, every answer in
-# the question's language. Each run saves its full report in test-artifacts/.
+# Regression floors: above LangChain's tutorial pipeline on every set (bench/eval_baseline.py) and a question
+# or more below the latest scores (README, "Evaluation"), since another CPU may round differently. Where the
+# two cannot both hold (the dev set's 9 answerable questions; citation hits on the check part, where the
+# baseline is within a question of the product), the floor stays below the latest score. Each run saves its
+# full report in test-artifacts/.
 FLOORS = {
-    "dev-set": {"answerable_correct": 0.77, "unanswerable_refused": 1.0, "language_match": 0.9, "citation_hit": 0.6},
-    "distractor-set": {"answerable_correct": 0.57, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.7},
+    "dev-set": {"answerable_correct": 0.7, "unanswerable_refused": 0.66, "language_match": 0.9, "citation_hit": 0.5},
+    "distractor-set": {"answerable_correct": 0.7, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.8},
     "press-tune": {"answerable_correct": 0.46, "unanswerable_refused": 0.55, "language_match": 0.9, "citation_hit": 0.65},
-    "press-check": {"answerable_correct": 0.45, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.65},
+    "press-check": {"answerable_correct": 0.45, "unanswerable_refused": 0.5, "language_match": 0.85, "citation_hit": 0.7},
 }
 
 
