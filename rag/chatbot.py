@@ -216,23 +216,28 @@ class Chatbot:
             yield replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)
             return
         for answer in self.answerer.stream(question, language, sources, history, started=started):
-            if answer.sources and self._cites_removed_passage(answer):
-                answer = replace(
-                    answer, text=grounding.REFUSALS[language], answered=False, check="store",
-                    reason="the cited passage was changed or deleted while the answer was written",
-                    explanation=CHANGED_WHILE_ANSWERING[language],
-                )
+            if answer.sources and answer.answered:
+                answer = self._without_removed_passages(answer)
             yield answer
         if answer.check != "store":
             self._answers.put(key, answer)
 
-    def _cites_removed_passage(self, answer: Answer) -> bool:
-        """Whether an index run (here or in another process) removed the passage a final answer cites."""
-        cited = answer.sources[0]
-        if not answer.answered or not cited.id:
-            return False
+    def _without_removed_passages(self, answer: Answer) -> Answer:
+        """The final answer less the passages an index run (here or in another process) removed while it was
+        written; withdrawn if the passage it cites is one of them."""
+        ids = [source.id for source in answer.sources if source.id]
+        if not ids:
+            return answer
         with reaching_store(self.settings):
-            return not self.store.get(ids=[cited.id], include=[])["ids"]
+            stored = set(self.store.get(ids=ids, include=[])["ids"])
+        kept = [source for source in answer.sources if not source.id or source.id in stored]
+        if kept and kept[0] is answer.sources[0]:
+            return replace(answer, sources=kept)
+        return replace(
+            answer, text=grounding.REFUSALS[answer.language], answered=False, sources=kept, check="store",
+            reason="the cited passage was changed or deleted while the answer was written",
+            explanation=CHANGED_WHILE_ANSWERING[answer.language],
+        )
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

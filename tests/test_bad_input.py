@@ -53,6 +53,20 @@ def test_an_answer_citing_a_passage_deleted_while_it_was_written_is_withdrawn(co
     assert answer.explanation.startswith("Le document cité a changé")
 
 
+def test_a_listed_passage_deleted_while_the_answer_was_written_is_dropped_from_its_sources(corpus, tmp_path):
+    (corpus / "note.txt").write_text("Note\n\nLa signature de l'accord a eu lieu à Boston.\n", encoding="utf-8")
+
+    def delete_the_note():
+        (corpus / "note.txt").unlink()
+        bot.index()
+
+    bot, _ = scripted_bot(corpus, tmp_path / "data", SIGNED, on_call=delete_the_note)
+    bot.index()
+    assert "note.txt" in [s.document for s in bot.retrieve("Qui a signé l'accord ?")]
+    answer = bot.ask("Qui a signé l'accord ?")
+    assert answer.answered and [s.document for s in answer.sources] == ["lyon-boston-accord.txt"] * len(answer.sources)
+
+
 def test_missing_corpus_folder_is_named(tmp_path):
     bot = Chatbot(corpus_dir=tmp_path / "nowhere", data_dir=tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="nowhere"):
