@@ -223,14 +223,16 @@ class Chatbot:
             self._answers.put(key, answer)
 
     def _without_removed_passages(self, answer: Answer) -> Answer:
-        """The final answer less the passages an index run (here or in another process) removed while it was
-        written; withdrawn if the passage it cites is one of them."""
+        """The final answer less the passages no longer current: removed from the store while it was written
+        (by an index run here or in another process), or from a file changed on disk since it was indexed;
+        withdrawn if the passage it cites is one of them."""
         ids = [source.id for source in answer.sources if source.id]
         if not ids:
             return answer
         with reaching_store(self.settings):
             stored = set(self.store.get(ids=ids, include=[])["ids"])
-        kept = [source for source in answer.sources if not source.id or source.id in stored]
+        changed = self.indexer.changed_since_indexed({source.document for source in answer.sources})
+        kept = [s for s in answer.sources if (not s.id or s.id in stored) and s.document not in changed]
         if kept and kept[0] is answer.sources[0]:
             return replace(answer, sources=kept)
         return replace(

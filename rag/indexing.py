@@ -150,6 +150,21 @@ class Indexer:
                 skipped.append(SkippedFile(source, reason))
         return documents, fingerprints, unchanged, skipped
 
+    def changed_since_indexed(self, sources: set[str]) -> set[str]:
+        """Those of ``sources`` whose file is gone, unreadable or different from the version whose passages
+        are stored (a change on disk the next index run has not reached yet)."""
+        recorded = self.files.fingerprints()
+        changed = set()
+        for source in sources:
+            try:
+                data = read_file(self.settings.corpus_dir / source, self.settings.max_file_mb)
+            except (OSError, UnreadableDocument):
+                changed.add(source)
+                continue
+            if recorded.get(source) != self._fingerprint(data):
+                changed.add(source)
+        return changed
+
     def _fingerprint(self, data: bytes) -> str:
         """A file's content hash, salted with what shapes its passages: the settings and the passage format."""
         digest = hashlib.sha256(f"{PASSAGE_FORMAT}/{self.settings.chunk_size}/{self.settings.chunk_min}\n".encode())

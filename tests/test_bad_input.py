@@ -67,6 +67,18 @@ def test_a_listed_passage_deleted_while_the_answer_was_written_is_dropped_from_i
     assert answer.answered and [s.document for s in answer.sources] == ["lyon-boston-accord.txt"] * len(answer.sources)
 
 
+def test_an_answer_from_a_file_edited_on_disk_since_it_was_indexed_is_withdrawn(corpus, tmp_path):
+    article = corpus / "lyon-boston-accord.txt"
+
+    def edit_the_article():  # saved by a user; the watcher has not re-indexed it yet
+        article.write_text(article.read_text(encoding="utf-8").replace("Marty Walsh", "Michelle Wu"), encoding="utf-8")
+
+    bot, _ = scripted_bot(corpus, tmp_path / "data", SIGNED, on_call=edit_the_article)
+    bot.index()
+    answer = bot.ask("Qui a signé l'accord ?")
+    assert not answer.answered and answer.check == "store"
+
+
 def test_missing_corpus_folder_is_named(tmp_path):
     bot = Chatbot(corpus_dir=tmp_path / "nowhere", data_dir=tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="nowhere"):
