@@ -213,7 +213,8 @@ class Chatbot:
         sources = self._retrieve(self._search_query(question, history), language)
         key = (question, tuple(history), tuple((source.id, source.text) for source in sources))
         if (cached := self._answers.get(key)) is not None:
-            yield replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)
+            answer = replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)
+            yield self._without_removed_passages(answer) if answer.answered else answer
             return
         for answer in self.answerer.stream(question, language, sources, history, started=started):
             if answer.sources and answer.answered:

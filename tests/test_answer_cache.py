@@ -25,3 +25,13 @@ def test_a_changed_document_is_answered_afresh(corpus, tmp_path):
     article.write_text(article.read_text(encoding="utf-8").replace("Maire de Boston", "maire de Boston"), encoding="utf-8")
     bot.index()
     assert bot.ask("Qui a signé l'accord ?").text.startswith("Marty") and len(model.sent) == 2
+
+
+def test_a_cached_answer_from_a_file_edited_since_is_not_given(corpus, tmp_path):
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED)
+    bot.index()
+    assert bot.ask("Qui a signé l'accord ?").answered
+    article = corpus / "lyon-boston-accord.txt"
+    article.write_text(article.read_text(encoding="utf-8") + "\nUn ajout.\n", encoding="utf-8")  # not re-indexed
+    again = bot.ask("Qui a signé l'accord ?")
+    assert not again.answered and again.check == "store" and len(model.sent) == 1
