@@ -17,11 +17,11 @@ ARTIFACTS = REPO / "test-artifacts"
 
 # Regression floors: above LangChain's tutorial pipeline on every set (bench/eval_baseline.py) and a question
 # or more below the latest scores (README, "Evaluation"), since another CPU may round differently. Where the
-# two cannot both hold (the dev set's 9 answerable questions; citation hits on the check part, where the
-# baseline is within a question of the product), the floor stays below the latest score. Each run saves its
-# full report in test-artifacts/.
+# two cannot both hold (the dev set's 9 answerable questions, floor at the baseline's 6/9; citation hits on
+# the check part, where the baseline is within a question of the product), the floor stays below the latest
+# score. Each run saves its full report in test-artifacts/.
 FLOORS = {
-    "dev-set": {"answerable_correct": 0.7, "unanswerable_refused": 0.66, "language_match": 0.9, "citation_hit": 0.5},
+    "dev-set": {"answerable_correct": 0.66, "unanswerable_refused": 0.66, "language_match": 0.9, "citation_hit": 0.5},
     "distractor-set": {"answerable_correct": 0.7, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.8},
     "press-tune": {"answerable_correct": 0.46, "unanswerable_refused": 0.55, "language_match": 0.9, "citation_hit": 0.65},
     "press-check": {"answerable_correct": 0.45, "unanswerable_refused": 0.5, "language_match": 0.85, "citation_hit": 0.7},
