@@ -9,6 +9,7 @@ the next. One warm-up question each is not counted. The baseline ignores ``histo
 
     .venv/bin/python bench/bench_answers.py --limit 6
     RAG_LLM_MODEL=qwen2.5-coder-0.5b .venv/bin/python bench/bench_answers.py
+    RAG_PASSAGE_CACHE=all .venv/bin/python bench/bench_answers.py   # every passage from its stored state
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def main() -> None:
         first, total = p50_p95(firsts), p50_p95(totals)
         rows.append([name, len(firsts), *(f"{v:.2f}" for v in first), *(f"{v:.2f}" for v in total),
                      f"{first[0] / base_first[0]:.2f}", f"{total[0] / base_total[0]:.2f}"])
-    print(f"chat model {bot.settings.llm_model}, {bot.settings.llm_threads} threads; load average before/after: "
+    print(f"chat model {bot.settings.llm_model}, {bot.settings.llm_threads} threads, passage cache "
+          f"{bot.settings.passage_cache}; load average before/after: "
           f"{loads[0]} / {loads[1]}; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(markdown_table(
         ["pipeline", "questions", "first token p50 (s)", "p95", "whole answer p50 (s)", "p95",

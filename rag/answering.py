@@ -268,17 +268,17 @@ class Answerer:
             [s.labelled for s in sources], question, language, history, examples=self.worked_examples
         )
         # Whether to answer at all is decided on the model's probability of NONE, not on its greedy choice.
-        probability = self._no_answer_probability(messages)
+        probability = self._no_answer_probability(messages, [s.labelled for s in sources])
         if probability is not None and probability >= self.abstain_threshold:
             reason = f"the model gives no answer a probability of {probability:.2f}"
             return self._refusal(language, sources, CHECKS[0], reason, calls=0, probability=probability)
         yes_no = prompts.YES_NO[language] if is_yes_no_question(question, language) else None
-        options = self._reply_options(sources, restart=probability is None, none_answer=probability is None, yes_no=yes_no)
+        options = self._reply_options(sources, none_answer=probability is None, yes_no=yes_no)
         reply = yield from self._stream_reply(messages, options, language, evidence)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
         draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history)
-        final = self._checked(draft, self._reply_options(sources, restart=False, yes_no=yes_no))
+        final = self._checked(draft, self._reply_options(sources, yes_no=yes_no))
         final.no_answer_probability = probability
         return final
 
@@ -303,12 +303,12 @@ class Answerer:
             calls += 1
         return self._accepted(draft, repairs, calls)
 
-    def _no_answer_probability(self, messages) -> float | None:
+    def _no_answer_probability(self, messages, passages: list[str]) -> float | None:
         """P(NONE) as the first word of the answer, from a model that tells its probabilities (llama.cpp)."""
         if not hasattr(self.chat_model, "first_word_probability"):
             return None
         self.read_instructions()
-        return self.chat_model.first_word_probability(messages, "ANSWER:", "NONE")
+        return self.chat_model.first_word_probability(messages, "ANSWER:", "NONE", passages=passages)
 
     def _stream_reply(self, messages, options: dict, language: str, evidence: str):
         """Run the model, yielding the answer as it streams; return the whole reply.
@@ -329,29 +329,29 @@ class Answerer:
                 yield Answer(settled, language, answered=True)
         return reply
 
-    def _reply_options(self, sources: list[Source], restart: bool, none_answer: bool = True, yes_no=None) -> dict:
+    def _reply_options(self, sources: list[Source], none_answer: bool = True, yes_no=None) -> dict:
         """With llama.cpp: a grammar makes the quote open one of the passages' sentences, word for word, and
-        a yes/no question's answer start with yes or no; the first reply is read from the fixed instructions
-        on (``restart``), whatever was asked before. Once the probability of NONE was read, the first reply
-        may not be NONE (``none_answer``)."""
+        a yes/no question's answer start with yes or no; the passages are named so that their stored states
+        can be used. Once the probability of NONE was read, the first reply may not be NONE (``none_answer``)."""
         if not getattr(self.chat_model, "supports_grammar", False):
             return {}
         self.read_instructions()
-        options = {"grammar": grounding.reply_grammar([s.text for s in sources], none_answer, yes_no)}
-        return options | ({"from_fixed_prefix": True} if restart else {})
+        return {
+            "grammar": grounding.reply_grammar([s.text for s in sources], none_answer, yes_no),
+            "passages": [s.labelled for s in sources],
+        }
 
     def _repaired(self, draft: Draft, check: Check, reason: str, options: dict) -> Draft:
         """The draft after one more model call, as ``check.repair`` says."""
         if check.repair == "restate":
             request = prompts.restate_request(draft.language, check.name == "short", reason)
-            restated = self._follow_up(draft.messages, draft.reply, request)
+            restated = self._follow_up(draft.messages, draft.reply, request, options)
             return replace(draft, text=restated or draft.text)
         if check.repair == "without examples":
             messages = prompts.answer_messages(
                 [s.labelled for s in draft.sources], draft.question, draft.language, draft.history, examples=False
             )
             draft = replace(draft, messages=messages, examples="")
-            options = options | ({"from_fixed_prefix": True} if options else {})
         else:
             request = prompts.answer_again_request(reason, draft.language)
             messages = prompts.follow_up_messages(draft.messages, draft.reply, request)
@@ -359,9 +359,11 @@ class Answerer:
         quote, text = grounding.split_reply(reply)
         return replace(draft, reply=reply, text=text, quote=quote)
 
-    def _follow_up(self, messages, reply: str, request: str) -> str:
-        """The first line of the model's answer to ``request``, asked after its ``reply``."""
-        answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request)).content
+    def _follow_up(self, messages, reply: str, request: str, options: dict) -> str:
+        """The first line of the model's answer to ``request``, asked after its ``reply`` (free text: only the
+        passages of ``options`` are kept)."""
+        passages = {"passages": options["passages"]} if "passages" in options else {}
+        answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request), **passages).content
         lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
         return lines[0].strip() if lines else ""
 

@@ -15,9 +15,10 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from rag.passage_cache import Mode, PassageStates, Piece, PromptReader, split_prompt
 from rag.settings import Settings
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -53,7 +54,9 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
 
 
 def _llama_cpp_chat_model(settings: Settings) -> BaseChatModel:
-    return LlamaCppChat(llama=load_llama(settings), max_tokens=settings.max_answer_tokens)
+    return LlamaCppChat(
+        llama=load_llama(settings), max_tokens=settings.max_answer_tokens, passage_cache=settings.passage_cache
+    )
 
 
 def load_llama(settings: Settings):
@@ -61,12 +64,14 @@ def load_llama(settings: Settings):
     from rag.packaged import resolve_gguf
 
     path = resolve_gguf(settings.llm_model, settings.model_cache_dir)
-    return _load_llama(str(path), settings.llm_context_tokens, settings.llm_threads)
+    return _load_llama(
+        str(path), settings.llm_context_tokens, settings.llm_threads, int(settings.passage_cache_mb * 2**20)
+    )
 
 
 @lru_cache(maxsize=2)
-def _load_llama(model_path: str, context_tokens: int, threads: int):
-    """Load a GGUF once per process; every chatbot using it shares it (and its lock)."""
+def _load_llama(model_path: str, context_tokens: int, threads: int, passage_cache_bytes: int):
+    """Load a GGUF once per process; every chatbot using it shares it (its lock and its passage states)."""
     from llama_cpp import Llama
 
     try:
@@ -82,8 +87,22 @@ def _load_llama(model_path: str, context_tokens: int, threads: int):
             f"The chat model {model_path} cannot be loaded: the file is damaged or truncated, "
             "or there is not enough memory for it."
         ) from error
+    _with_scratch_sequence(llama)
     llama.generation_lock = threading.Lock()  # one context: one generation at a time
+    llama.passage_states = PassageStates(passage_cache_bytes)
     return llama
+
+
+def _with_scratch_sequence(llama) -> None:
+    """Give ``llama`` a context of two sequences in one unified cache, the second a scratch space for passage
+    states (rag.passage_cache): ``Llama`` offers no ``n_seq_max`` argument, so its context is made again."""
+    from llama_cpp import _internals
+
+    params = llama.context_params
+    params.n_seq_max, params.kv_unified = 2, True
+    llama._ctx.close()
+    llama._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+    llama._stack.callback(llama._ctx.close)
 
 
 def compiled_cpu_features() -> dict[str, bool]:
@@ -114,13 +133,15 @@ def _chat_messages(messages: list[BaseMessage]) -> list[dict]:
 class LlamaCppChat(BaseChatModel):
     """A GGUF chat model run in-process by llama-cpp-python, greedy decoding.
 
-    One ``Llama`` object is kept for the life of the model, so llama.cpp reuses
-    its cached state for the prompt prefix shared with the previous call (the
-    fixed instructions and examples).
+    One ``Llama`` object is kept for the life of the model: a prompt is read in
+    pieces (rag.passage_cache), keeping the pieces already in llama.cpp's state
+    (the fixed instructions and examples) and placing passages from their stored
+    states as ``passage_cache`` says.
     """
 
     llama: Any
     max_tokens: int = 200
+    passage_cache: Mode = "first"
 
     @property
     def _llm_type(self) -> str:
@@ -134,14 +155,14 @@ class LlamaCppChat(BaseChatModel):
         stop: list[str] | None,
         stream: bool,
         grammar: str | None = None,
-        from_fixed_prefix: bool = False,
+        passages: list[str] = (),
     ):
+        """A completion of the prompt ``messages`` make, its ``passages`` read as ``passage_cache`` says."""
         from llama_cpp import LlamaGrammar
 
-        if from_fixed_prefix:
-            self._restart_from_fixed_prefix()
-        return self.llama.create_chat_completion(
-            messages=_chat_messages(messages),
+        tokens = self._reader().read(self._pieces(messages, passages))
+        return self.llama.create_completion(
+            prompt=tokens,
             temperature=0.0,
             max_tokens=self.max_tokens,
             stop=[*STOP, *(stop or [])],
@@ -150,62 +171,61 @@ class LlamaCppChat(BaseChatModel):
         )
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
-        """Read ``messages`` into llama.cpp's cache: a later prompt that starts with them reads only the rest.
-
-        Their tokens are kept as the fixed prefix that ``from_fixed_prefix`` calls restart from.
-        """
+        """Read the fixed start of every prompt, ``messages`` up to their last (empty) human turn, into
+        llama.cpp's state: later prompts that start with it read only the rest."""
+        marker = "\x00"
+        text = self._prompt([*messages[:-1], HumanMessage(marker)])
+        fixed_prefix = text[: text.index(marker)]
         with self.llama.generation_lock:
-            self.llama.create_chat_completion(messages=_chat_messages(messages), temperature=0.0, max_tokens=1)
-            self.llama.fixed_prefix = self.llama.input_ids[: self.llama.n_tokens].tolist()
+            self.llama.fixed_prefix_text = fixed_prefix
+            self._reader().read([Piece(self._tokenize(fixed_prefix))])
 
-    def _restart_from_fixed_prefix(self) -> None:
-        """Forget the cached state past the fixed prefix, so the rest of the prompt is read afresh.
-
-        Reusing a longer cached stretch (the previous question's passages) reads the
-        rest in other batches, which changes rounding and at times the greedy answer:
-        restarting here makes an answer independent of the questions asked before.
-        """
-        fixed = getattr(self.llama, "fixed_prefix", None)
-        if fixed:
-            cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
-            self.llama.n_tokens = self.llama.longest_token_prefix(fixed, cached)
-
-    def first_word_probability(self, messages: list[BaseMessage], reply_start: str, word: str) -> float:
+    def first_word_probability(
+        self, messages: list[BaseMessage], reply_start: str, word: str, passages: list[str] = ()
+    ) -> float:
         """The probability that the reply to ``messages``, once it has begun with ``reply_start``, goes on with
-        ``word``: the model's next-token distribution after reading the prompt from the fixed prefix on.
+        ``word``: the model's next-token distribution after the prompt.
 
-        Only the prompt's last token's logits are computed (no ``logits_all``), and the prompt stays cached,
-        so the reply generated next reads only that token again.
+        Only the prompt's last token's logits are computed (no ``logits_all``), and the prompt stays in the
+        state, so the reply generated next reads only its last token again.
         """
         import numpy as np
 
         llama = self.llama
         with llama.generation_lock:
-            self._restart_from_fixed_prefix()
-            tokens = llama.tokenize((self._prompt(messages) + reply_start).encode(), add_bos=False, special=True)
-            cached = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
-            llama.n_tokens = min(cached, len(tokens) - 1)  # at least one token read, for fresh logits
-            llama.eval(tokens[llama.n_tokens :])
+            self._reader().read(self._pieces(messages, passages, suffix=reply_start), fresh_logits=True)
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         starts = {llama.tokenize(text.encode(), add_bos=False, special=False)[0] for text in (" " + word, word)}
         return float(sum(probabilities[token] for token in starts))
 
+    def _reader(self) -> PromptReader:
+        return PromptReader(self.llama, self.llama.passage_states, self.passage_cache)
+
+    def _pieces(self, messages: list[BaseMessage], passages: list[str], suffix: str = "") -> list[Piece]:
+        """The prompt as pieces: the fixed prefix, each passage, and the text between them."""
+        text = self._prompt(messages) + suffix
+        stretches = split_prompt(text, list(passages), getattr(self.llama, "fixed_prefix_text", ""))
+        return [Piece(self._tokenize(stretch), passage) for stretch, passage in stretches]
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+
     def _prompt(self, messages: list[BaseMessage]) -> str:
-        """``messages`` as the prompt text llama-cpp-python's chat completion builds (the GGUF's chat template)."""
+        """``messages`` as the prompt text of the GGUF's chat template."""
         return _chat_formatter(self.llama)(messages=_chat_messages(messages)).prompt
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         with self.llama.generation_lock:
             reply = self._completion(messages, stop, stream=False, **kwargs)
-        text = reply["choices"][0]["message"]["content"] or ""
+        text = reply["choices"][0]["text"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self.llama.generation_lock:
             for part in self._completion(messages, stop, stream=True, **kwargs):
-                text = part["choices"][0]["delta"].get("content")
+                text = part["choices"][0]["text"]
                 if text:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(text))
                     if run_manager:

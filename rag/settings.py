@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
     llm_context_tokens: int = 4096
     max_answer_tokens: int = 200
+    passage_cache: Literal["off", "first", "all"] = Field(
+        "first",
+        description="Passages placed from their stored llama.cpp states instead of read again: the first one "
+        "(the same answer as reading it), all (faster, each passage read apart from the others), or off.",
+    )
+    passage_cache_mb: float = Field(256.0, description="RAM for stored passage states (~28 KiB per token).")
     llm_timeout_s: float = 120.0
 
     # Chroma server: when a host is set the store is remote (chromadb.HttpClient).

@@ -45,8 +45,9 @@ class ProbabilityChat(ScriptedChat):
     def warm_up(self, messages):
         """Nothing to read ahead."""
 
-    def first_word_probability(self, messages, reply_start, word):
+    def first_word_probability(self, messages, reply_start, word, passages=()):
         assert (reply_start, word) == ("ANSWER:", "NONE")
+        assert passages and all(passage in messages[-1].content for passage in passages)
         return self.none_probability
 
 

@@ -228,3 +228,16 @@ def test_follow_up_questions_get_the_conversation_without_sources_or_errors():
         ("Qui a signé ?", "Marty Walsh & *Karine*"),
         ("Et la date ?", "Les documents ne le disent pas."),
     ]
+
+
+def test_every_event_that_runs_the_chat_model_waits_in_one_queue(tmp_path):
+    from ui.app import CHAT_MODEL_QUEUE, build_app
+
+    bot = Chatbot(corpus_dir=tmp_path, data_dir=tmp_path / "data", ui_concurrency=2)
+    app = build_app(Library(bot))
+    queued = {event.api_name: event.concurrency_limit for event in app.fns.values()
+              if event.concurrency_id == CHAT_MODEL_QUEUE}
+    assert "chat" in queued and sum(name.startswith("_submit_fn") for name in queued) >= 2, queued
+    assert set(queued.values()) == {2}
+    assert all(event.concurrency_id != CHAT_MODEL_QUEUE for event in app.fns.values()
+               if event.api_name in {"upload", "delete", "reindex"})

@@ -31,6 +31,9 @@ CSS = """
 """
 
 
+CHAT_MODEL_QUEUE = "chat-model"
+
+
 def build_app(library: Library) -> gr.Blocks:
     """The Gradio app: a chat with the library's bot, and its documents panel."""
     bot = library.bot
@@ -90,7 +93,18 @@ def build_app(library: Library) -> gr.Blocks:
         with gr.Tab("Documents"):
             documents_tab(app, library, summary)
         gr.api(chat, api_name="chat")
+    _one_queue_for_the_chat_model(app, {answer, chat}, library.bot.settings.ui_concurrency)
     return app
+
+
+def _one_queue_for_the_chat_model(app: gr.Blocks, functions: set, limit: int) -> None:
+    """Every event that runs the chat model (the chat box, its retry and examples, the ``/chat`` API) waits
+    for the same ``limit`` slots, so that no more answers run at once than the model can generate; each
+    listener would otherwise get slots of its own. ChatInterface takes no ``concurrency_id``, so it is set
+    on its events here (they wrap ``answer``)."""
+    for event in app.fns.values():
+        if event.fn in functions or getattr(event.fn, "__wrapped__", None) in functions:
+            event.concurrency_id, event.concurrency_limit = CHAT_MODEL_QUEUE, limit
 
 
 def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_options) -> gr.Blocks:

@@ -1,0 +1,105 @@
+"""Passages placed from stored llama.cpp states: the pieces of a prompt, the bounded store, and with the real
+model, that the exact mode gives exactly the state a full read gives and that no mode lets an answer depend on
+what was asked before."""
+
+import numpy as np
+import pytest
+
+from conftest import ARTICLE
+from rag import prompts
+from rag.passage_cache import PassageStates, split_prompt
+
+PROMPT = "<sys>rules</sys><user>Passages:\n[1] [Title]\nFirst passage.\n\n[2]  Second one.\n\nQuestion: why?"
+
+
+def test_a_prompt_splits_into_its_fixed_prefix_passages_and_the_text_between():
+    stretches = split_prompt(PROMPT, ["[Title]\nFirst passage.", "Second one.", "absent"], "<sys>rules</sys>")
+    assert "".join(text for text, _ in stretches) == PROMPT
+    assert stretches == [
+        ("<sys>rules</sys>", False),
+        ("<user>Passages:\n[1]", False),
+        (" [Title]\nFirst passage.\n\n", True),
+        ("[2]", False),
+        ("  Second one.\n\n", True),
+        ("Question: why?", False),
+    ]
+
+
+def test_a_passage_found_only_before_the_previous_one_is_read_as_text():
+    stretches = split_prompt(PROMPT, ["Second one.", "[Title]\nFirst passage."])
+    assert "".join(text for text, _ in stretches) == PROMPT
+    assert [text for text, passage in stretches if passage] == ["  Second one.\n\n"]
+
+
+def test_the_store_drops_the_least_recently_used_states_beyond_its_capacity():
+    states = PassageStates(capacity_bytes=100)
+    for name in "abc":
+        states.put(name, name.encode() * 40)
+    assert states.get("a") is None and len(states) == 2 and states.size_bytes == 80
+    states.get("b")
+    states.put("d", b"d" * 40)
+    assert states.get("b") is not None and states.get("c") is None
+    states.put("huge", b"x" * 101)
+    assert states.get("huge") is None and states.size_bytes <= 100
+
+
+def test_a_changed_passage_or_changed_instructions_is_a_new_state():
+    key = PassageStates.key([1, 2], [3, 4])
+    assert key == PassageStates.key([1, 2], [3, 4])
+    assert key != PassageStates.key([1, 2], [3, 5]) and key != PassageStates.key([1, 9], [3, 4])
+    assert PassageStates.key([1, 2, 3], [4]) != PassageStates.key([1, 2], [3, 4])
+
+
+def _paragraphs() -> list[str]:
+    return [p.strip() for p in ARTICLE.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200]
+
+
+def _logits_after(chat, passages: list[str], question: str) -> np.ndarray:
+    messages = prompts.answer_messages(passages, question, "fr", [])
+    with chat.llama.generation_lock:
+        chat._reader().read(chat._pieces(messages, passages, suffix="ANSWER:"), fresh_logits=True)
+        return np.ctypeslib.as_array(chat.llama._ctx.get_logits(), shape=(chat.llama.n_vocab(),)).copy()
+
+
+@pytest.mark.slow
+def test_passages_from_stored_states_give_the_state_of_a_full_read_in_exact_mode():
+    from rag.llm import make_chat_model
+    from rag.settings import Settings
+
+    paragraphs = _paragraphs()
+    asked, other = paragraphs[:3], paragraphs[3:6]
+    question = "Qui a signé l'accord ?"
+    read_in_full = make_chat_model(Settings(passage_cache="off"))
+    read_in_full.warm_up(prompts.fixed_prefix())
+    _logits_after(read_in_full, other, question)
+    full = _logits_after(read_in_full, asked, question)
+
+    states = read_in_full.llama.passage_states
+    hits = states.hits
+    exact = make_chat_model(Settings(passage_cache="first"))
+    for passages in (other, asked, other):  # each first passage's state is stored, then the prompt changes
+        _logits_after(exact, passages, question)
+    assert np.array_equal(_logits_after(exact, asked, question), full)
+    assert states.hits > hits
+
+    placed = make_chat_model(Settings(passage_cache="all"))
+    _logits_after(placed, other, question)  # the model's memory no longer holds a state of the exact mode
+    first = _logits_after(placed, asked, question)
+    _logits_after(placed, other, question)
+    again = _logits_after(placed, asked, question)
+    assert np.array_equal(first, again), "an answer depends on the question asked before it"
+    assert int(np.argmax(again)) == int(np.argmax(full))
+
+
+@pytest.mark.slow
+def test_a_prompt_read_in_pieces_has_the_tokens_of_the_whole_prompt():
+    from rag.llm import make_chat_model
+    from rag.settings import Settings
+
+    chat = make_chat_model(Settings())
+    chat.warm_up(prompts.fixed_prefix())
+    passages = _paragraphs()[:4]
+    messages = prompts.answer_messages(passages, "Who signed the accord?", "en", [])
+    pieces = chat._pieces(messages, passages)
+    assert sum(piece.passage for piece in pieces) == len(passages)
+    assert [token for piece in pieces for token in piece.tokens] == chat._tokenize(chat._prompt(messages))
