@@ -72,7 +72,7 @@ def load_llama(settings: Settings):
 @lru_cache(maxsize=2)
 def _load_llama(model_path: str, context_tokens: int, threads: int, passage_cache_bytes: int):
     """Load a GGUF once per process; every chatbot using it shares it (its lock and its passage states)."""
-    from llama_cpp import Llama
+    from rag.sampling import Llama
 
     try:
         llama = Llama(
