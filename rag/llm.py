@@ -224,13 +224,17 @@ class LlamaCppChat(BaseChatModel):
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self.llama.generation_lock:
+            replied = False
             for part in self._completion(messages, stop, stream=True, **kwargs):
                 text = part["choices"][0]["text"]
                 if text:
+                    replied = True
                     chunk = ChatGenerationChunk(message=AIMessageChunk(text))
                     if run_manager:
                         run_manager.on_llm_new_token(text, chunk=chunk)
                     yield chunk
+            if not replied:  # the model ended at once: an empty reply, not LangChain's "no generation chunks"
+                yield ChatGenerationChunk(message=AIMessageChunk(""))
 
 
 class OpenAIServerChat(BaseChatModel):

@@ -50,3 +50,14 @@ def test_a_token_the_grammar_refuses_is_replaced_by_the_best_one_it_allows(llama
     prompt = "The capital of France is"
     ours = _completion(llama, prompt, grammar, library_sampler=False)
     assert ours.startswith("Zq") and ours == _completion(llama, prompt, grammar, library_sampler=True)
+
+
+def test_a_model_that_ends_at_once_streams_an_empty_reply_not_an_error():
+    from langchain_core.messages import HumanMessage
+
+    from rag.llm import make_chat_model
+    from rag.settings import Settings
+
+    chat = make_chat_model(Settings())
+    pieces = list(chat.stream([HumanMessage("Say hello.")], grammar='root ::= ""\n'))
+    assert "".join(piece.content for piece in pieces) == ""
