@@ -41,14 +41,21 @@ def fact(n: int, version: int) -> str:
             f"et ouvrira au printemps, selon la version {version} de ce communiqué.\n")
 
 
+def extracted_text(path: Path) -> str:
+    from rag.documents import load_file
+
+    return load_file(path, path.name).page_content
+
+
 class Writer:
-    """Adds, edits and deletes small documents; keeps every version of every document with its time span."""
+    """Adds, edits and deletes small documents; keeps every version of every document with its time span, as
+    the text the product extracts from it (an HTML page's passages are not in its markup)."""
 
     def __init__(self, corpus: Path, rng: random.Random):
         self.corpus, self.rng = corpus, rng
         self.history: dict[str, list[tuple[float, float, str]]] = {}  # document -> (from, until, text)
         for path in corpus.iterdir():
-            self.history[path.name] = [(0.0, float("inf"), path.read_text(encoding="utf-8"))]
+            self.history[path.name] = [(0.0, float("inf"), extracted_text(path))]
         self.stop = threading.Event()
         self.changes = 0
 
@@ -69,7 +76,7 @@ class Writer:
             (self.corpus / name).write_text(text, encoding="utf-8")
             if name in self.history:
                 self._close(name, now)
-            self.history.setdefault(name, []).append((now, float("inf"), text))
+            self.history.setdefault(name, []).append((now, float("inf"), extracted_text(self.corpus / name)))
         self.changes += 1
 
     def run(self, every_s: float) -> None:
