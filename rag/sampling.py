@@ -68,10 +68,10 @@ class GreedyGrammarSampler:
         return not math.isinf(self._one[0].logit)
 
     def _best_allowed(self, logits: np.ndarray) -> int:
-        if self._all is None:
+        if self._all is None:  # the grammar only lowers logits: the ids stay in place from one use to the next
             self._all = (llama_cpp.llama_token_data * self._n_vocab)()
+            np.ctypeslib.as_array(self._all)["id"] = np.arange(self._n_vocab)
         table = np.ctypeslib.as_array(self._all)
-        table["id"] = np.arange(self._n_vocab)
         table["logit"] = logits
         self._apply(self._all, self._n_vocab)
         return int(table["logit"].argmax())  # refused tokens are at -inf; the grammar always allows one

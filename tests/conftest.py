@@ -16,6 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 ARTICLE = REPO / "corpus" / "lyon-boston-accord.txt"
 
 
+def article_paragraphs() -> list[str]:
+    """The article's long paragraphs: passages for tests that build prompts by hand."""
+    return [p.strip() for p in ARTICLE.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200]
+
+
 def repo_file(relative: str) -> Path:
     """A file of the repository that a test needs; a missing one fails that test alone, naming the file."""
     path = REPO / relative

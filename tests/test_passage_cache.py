@@ -5,7 +5,7 @@ what was asked before."""
 import numpy as np
 import pytest
 
-from conftest import ARTICLE
+from conftest import article_paragraphs
 from rag import prompts
 from rag.passage_cache import PassageStates, split_prompt
 
@@ -50,10 +50,6 @@ def test_a_changed_passage_or_changed_instructions_is_a_new_state():
     assert PassageStates.key([1, 2, 3], [4]) != PassageStates.key([1, 2], [3, 4])
 
 
-def _paragraphs() -> list[str]:
-    return [p.strip() for p in ARTICLE.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200]
-
-
 def _logits_after(chat, passages: list[str], question: str) -> np.ndarray:
     messages = prompts.answer_messages(passages, question, "fr", [])
     with chat.llama.generation_lock:
@@ -66,7 +62,7 @@ def test_passages_from_stored_states_give_the_state_of_a_full_read_in_exact_mode
     from rag.llm import make_chat_model
     from rag.settings import Settings
 
-    paragraphs = _paragraphs()
+    paragraphs = article_paragraphs()
     asked, other = paragraphs[:3], paragraphs[3:6]
     question = "Qui a signé l'accord ?"
     read_in_full = make_chat_model(Settings(passage_cache="off"))
@@ -98,7 +94,7 @@ def test_a_prompt_read_in_pieces_has_the_tokens_of_the_whole_prompt():
 
     chat = make_chat_model(Settings())
     chat.warm_up(prompts.fixed_prefix())
-    passages = _paragraphs()[:4]
+    passages = article_paragraphs()[:4]
     messages = prompts.answer_messages(passages, "Who signed the accord?", "en", [])
     pieces = chat._pieces(messages, passages)
     assert sum(piece.passage for piece in pieces) == len(passages)

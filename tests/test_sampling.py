@@ -5,7 +5,7 @@ import functools
 
 import pytest
 
-from conftest import ARTICLE
+from conftest import article_paragraphs
 from rag import grounding
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def _completion(llama, prompt: str, grammar: str, library_sampler: bool) -> str:
 
 @pytest.mark.parametrize("question", ["Qui a signé l'accord ?", "What will the two cities fund?"])
 def test_the_reply_grammar_gives_the_tokens_of_the_library_sampler(llama, question):
-    passages = [p.strip() for p in ARTICLE.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200][:3]
+    passages = article_paragraphs()[:3]
     prompt = "Passages:\n" + "\n\n".join(passages) + f"\n\nQuestion: {question}\nANSWER: <answer>\nQUOTE: <quote>\n"
     grammar = grounding.reply_grammar(passages)
     ours = _completion(llama, prompt, grammar, library_sampler=False)
