@@ -156,6 +156,13 @@ def lacks_asked_type(draft: Draft) -> str | None:
     return None
 
 
+def unfinished_list(draft: Draft) -> str | None:
+    """An answer that announces items ("les conditions suivantes :") and stops before naming them."""
+    if draft.text.rstrip().endswith(":"):
+        return "it announces a list but names none of its items"
+    return None
+
+
 def too_short(draft: Draft) -> str | None:
     if len(grounding.words(draft.text)) < MIN_ANSWER_WORDS:
         return "the answer is not a sentence"
@@ -196,7 +203,8 @@ NOT_FOUND = {"fr": "Aucun passage ne contient la réponse.", "en": "No passage h
 CHECKS = [
     Check("no-answer", model_found_no_answer, NOT_FOUND),
     Check("numbers", invented_numbers, {
-        "fr": "Un nombre de la réponse ne figure dans aucun passage.", "en": "A number in the answer is in no passage."}),
+        "fr": "Un nombre de la réponse ne figure dans aucun passage.", "en": "A number in the answer is in no passage."},
+        repair="answer again"),
     Check("quote", quote_in_no_passage, {
         "fr": "La phrase citée ne figure dans aucun passage.", "en": "The quoted sentence is in no passage."}),
     Check("mixed", facts_of_several_documents, {
@@ -213,6 +221,9 @@ CHECKS = [
     Check("type", lacks_asked_type, {
         "fr": "Les passages ne donnent pas ce que demande la question (un nombre, une date).",
         "en": "The passages do not give what the question asks for (a number, a date)."}, repair="answer again"),
+    Check("list", unfinished_list, {
+        "fr": "La réponse annonce une liste sans en donner les éléments.",
+        "en": "The answer announces a list without giving its items."}, repair="answer again"),
     Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
     Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
 ]

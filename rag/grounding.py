@@ -15,7 +15,8 @@ from functools import lru_cache
 from rag.language import NAME_INSIDE_SENTENCE, detect_language
 
 MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
-MAX_ANSWER_CHARS = 400
+MAX_ANSWER_CHARS = 400  # of the answer's first line
+MAX_LIST_ITEMS, MAX_ITEM_CHARS = 8, 200  # lines of a list that follows it
 # With llama.cpp the model writes only the first words of the quoted sentence; the rest is taken from the passage.
 QUOTE_OPENING_WORDS = 10
 
@@ -275,14 +276,21 @@ def reply_grammar(passages: list[str], none_answer: bool = True, yes_no: tuple[s
     there instead of copying it whole. Without ``none_answer`` the answer cannot
     be NONE (it cannot begin with "NO"). With ``yes_no`` (the two words, "Oui"
     and "Non") the answer is one of them, a comma, and the fact that shows it.
+    An answer that announces a list ("les conditions suivantes :") may go on with
+    up to ``MAX_LIST_ITEMS`` item lines instead of being cut at its first line.
     """
     choices = {opening(sentence) for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
     rest = f"[^\\n]{{0,{MAX_ANSWER_CHARS - 10}}}"
     if yes_no:
-        answer = f'({_gbnf_literal(yes_no[0])} | {_gbnf_literal(yes_no[1])}) ", " [^\\n] {rest}'
+        line = f'({_gbnf_literal(yes_no[0])} | {_gbnf_literal(yes_no[1])}) ", " [^\\n] {rest}'
     else:
-        answer = ("[^\\n]" if none_answer else '([^\\nN] | "N" [^\\nO])') + f" {rest}"
+        line = ("[^\\n]" if none_answer else '([^\\nN] | "N" [^\\nO])') + f" {rest}"
+    answer = f"line item{{0,{MAX_LIST_ITEMS}}}"
     if none_answer and yes_no:
         answer = f'"NONE" | {answer}'
-    return f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= {answer}\nquote ::= {quote}\n'
+    item = f'"\\n" ("- " | "• " | [1-9] ". ") [^\\n]{{1,{MAX_ITEM_CHARS}}}'
+    return (
+        f'root ::= "ANSWER: " answer "\\nQUOTE: " quote\nanswer ::= {answer}\nline ::= {line}\n'
+        f"item ::= {item}\nquote ::= {quote}\n"
+    )

@@ -95,9 +95,23 @@ def test_an_answer_saying_the_passages_lack_it_is_a_refusal():
     assert not final.answered and final.check == "no-answer"
 
 
-def test_a_number_in_no_passage_is_refused():
-    final, _, _ = answer([reply("L'accord a été signé en 2019 par Marty Walsh et Karine Dognin-Sauze.")])
+def test_a_number_in_no_passage_is_answered_again_then_refused():
+    invented = reply("L'accord a été signé en 2019 par Marty Walsh et Karine Dognin-Sauze.")
+    final, sent, _ = answer([invented, invented])
     assert not final.answered and final.check == "numbers" and "2019" in final.reason
+    assert "2019 are in no passage" in sent[1][-1].content
+
+
+def test_a_number_in_no_passage_corrected_on_the_second_try_is_answered():
+    final, _, _ = answer([reply("Le centre accueillera 300 start-up."), reply("Le centre accueillera 250 start-up.")])
+    assert final.answered and final.text == "Le centre accueillera 250 start-up." and final.repairs[0].startswith("numbers:")
+
+
+def test_an_answer_that_stops_before_its_list_is_answered_again_and_the_list_kept():
+    listed = "Étaient présents :\n- Karine Dognin-Sauze ;\n- Marty Walsh, Maire de Boston."
+    final, sent, _ = answer([reply("Le bootcamp Big Booster de Boston a réuni :"), reply(listed)], question="Qui était là ?")
+    assert final.answered and final.text == listed and final.repairs[0].startswith("list:")
+    assert "names none of its items" in sent[1][-1].content
 
 
 def test_a_number_written_in_words_in_the_passage_supports_its_digits():
@@ -191,7 +205,8 @@ def test_untranslated_words_are_restated_as_a_whole_sentence():
 
 def test_a_restatement_that_invents_a_number_is_not_kept():
     english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
-    final, _, _ = answer([reply(english), "Karine Dognin-Sauze et Marty Walsh ont signé l'accord en 2019."])
+    invented = "Karine Dognin-Sauze et Marty Walsh ont signé l'accord en 2019."
+    final, _, _ = answer([reply(english), invented, reply(invented)])
     assert final.answered and final.text == english  # the grounded original, not the invented number
 
 

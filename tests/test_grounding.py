@@ -159,8 +159,8 @@ def test_a_yes_no_answer_opens_with_yes_or_no_then_the_fact():
     from llama_cpp import LlamaGrammar
 
     grammar = grounding.reply_grammar(PASSAGES, none_answer=False, yes_no=("Oui", "Non"))
-    assert 'answer ::= ("Oui" | "Non") ", "' in grammar and '"NONE" |' not in grammar.split("quote ::=")[0]
-    assert '"NONE" | ("Oui" | "Non")' in grounding.reply_grammar(PASSAGES, yes_no=("Oui", "Non"))
+    assert 'line ::= ("Oui" | "Non") ", "' in grammar and '"NONE" |' not in grammar.split("quote ::=")[0]
+    assert 'answer ::= "NONE" | line' in grounding.reply_grammar(PASSAGES, yes_no=("Oui", "Non"))
     for variant in (grammar, grounding.reply_grammar(PASSAGES, none_answer=False)):
         LlamaGrammar.from_string(variant, verbose=False)  # valid GBNF
 
@@ -180,3 +180,11 @@ def test_numbers_written_in_words_count_as_their_digits():
     assert {"250", "3"} <= grounding.numbers_in("deux cent cinquante start-up dans trois domaines")
     assert "250" in grounding.numbers_in("two hundred and fifty companies")
     assert grounding.unsupported_numbers("Il y a 250 places.", "deux cent cinquante places") == []
+
+
+def test_an_answer_may_go_on_with_list_lines_after_its_first_line():
+    from llama_cpp import LlamaGrammar
+
+    grammar = grounding.reply_grammar(PASSAGES)
+    assert 'answer ::= line item{0,8}' in grammar and 'item ::= "\\n" ("- " | "• " | [1-9] ". ")' in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)
