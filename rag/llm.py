@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from rag.passage_cache import Mode, PassageStates, Piece, PromptReader, split_prompt
+from rag.passage_cache import Mode, PassageStates, Piece, PromptReader, StateFiles, split_prompt
 from rag.settings import Settings
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -54,8 +54,10 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
 
 
 def _llama_cpp_chat_model(settings: Settings) -> BaseChatModel:
+    llama = load_llama(settings)
     return LlamaCppChat(
-        llama=load_llama(settings), max_tokens=settings.max_answer_tokens, passage_cache=settings.passage_cache
+        llama=llama, max_tokens=settings.max_answer_tokens, passage_cache=settings.passage_cache,
+        state_files=StateFiles(settings.llama_states_dir, llama.model_path, int(settings.llama_states_mb * 2**20)),
     )
 
 
@@ -142,6 +144,7 @@ class LlamaCppChat(BaseChatModel):
     llama: Any
     max_tokens: int = 200
     passage_cache: Mode = "first"
+    state_files: StateFiles | None = None  # where states are kept between runs
 
     @property
     def _llm_type(self) -> str:
@@ -172,13 +175,19 @@ class LlamaCppChat(BaseChatModel):
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
         """Read the fixed start of every prompt, ``messages`` up to their last (empty) human turn, into
-        llama.cpp's state: later prompts that start with it read only the rest."""
+        llama.cpp's state (or place it from ``state_files``): later prompts that start with it read only
+        the rest."""
         marker = "\x00"
         text = self._prompt([*messages[:-1], HumanMessage(marker)])
         fixed_prefix = text[: text.index(marker)]
+        tokens = self._tokenize(fixed_prefix)
         with self.llama.generation_lock:
             self.llama.fixed_prefix_text = fixed_prefix
-            self._reader().read([Piece(self._tokenize(fixed_prefix))])
+            if self.state_files and self.state_files.load_prefix(self.llama, tokens):
+                return
+            self._reader().read([Piece(tokens)])
+            if self.state_files:
+                self.state_files.save_prefix(self.llama, tokens)
 
     def first_word_probability(
         self, messages: list[BaseMessage], reply_start: str, word: str, passages: list[str] = ()
@@ -201,7 +210,7 @@ class LlamaCppChat(BaseChatModel):
         return float(sum(probabilities[token] for token in starts))
 
     def _reader(self) -> PromptReader:
-        return PromptReader(self.llama, self.llama.passage_states, self.passage_cache)
+        return PromptReader(self.llama, self.llama.passage_states, self.passage_cache, self.state_files)
 
     def _pieces(self, messages: list[BaseMessage], passages: list[str], suffix: str = "") -> list[Piece]:
         """The prompt as pieces: the fixed prefix, each passage, and the text between them."""

@@ -5,7 +5,7 @@ question. The passages make up most of it, and the same passages come back
 question after question, so each one's llama.cpp state (its keys and values,
 ~28 KiB per token for Qwen2.5-1.5B in f16) is computed once, right after the
 text that precedes the first passage (the *anchor*), and kept in a bounded
-cache. A later prompt places the stored state where the passage stands,
+cache (in RAM, and on disk for later processes). A later prompt places the stored state where the passage stands,
 shifting its positions, and reads only what lies between the passages and the
 question.
 
@@ -134,10 +134,11 @@ class PromptReader:
     """Reads a prompt's pieces into a ``llama_cpp.Llama`` (its ``n_seq_max`` at least 2), keeping the
     pieces already read and placing passages from ``states`` as ``mode`` says."""
 
-    def __init__(self, llama, states: PassageStates, mode: Mode):
+    def __init__(self, llama, states: PassageStates, mode: Mode, files: StateFiles | None = None):
         self.llama = llama
         self.states = states
         self.mode = mode
+        self.files = files
 
     def read(self, pieces: list[Piece], fresh_logits: bool = False) -> list[int]:
         """Bring the model's state to the prompt ``pieces`` make; return its tokens.
@@ -183,11 +184,18 @@ class PromptReader:
         llama, ctx = self.llama, self.llama._ctx
         key = self.states.key(anchor, tokens)
         state = self.states.get(key)
+        if state is None and self.files and (state := self.files.get(key)) is not None:
+            self.states.put(key, state)
         if state is None or not self._restore(state):
             if state is not None:
                 self.states.discard(key)
+                if self.files:
+                    self.files.discard(key)
             self.states.misses += 1
-            self.states.put(key, self._compute(len(anchor), tokens))
+            state = self._compute(len(anchor), tokens)
+            self.states.put(key, state)
+            if self.files:
+                self.files.put(key, state)
         else:
             self.states.hits += 1
         start = llama.n_tokens
@@ -211,18 +219,110 @@ class PromptReader:
                 llama._batch.batch.seq_id[i][0] = SCRATCH
             ctx.decode(llama._batch)
         ctx.kv_cache_seq_rm(SCRATCH, 0, anchor_length)
-        import llama_cpp
-
-        size = llama_cpp.llama_state_seq_get_size(ctx.ctx, SCRATCH)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(ctx.ctx, buffer, size, SCRATCH)
-        return bytes(buffer[:written])
+        return sequence_state(llama, SCRATCH)
 
     def _restore(self, state: bytes) -> bool:
-        import llama_cpp
-
-        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-        if llama_cpp.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(state), SCRATCH) == 0:
+        if not restore_sequence(self.llama, state, SCRATCH):
             log.warning("A stored passage state could not be restored; the passage is read again.")
             return False
         return True
+
+
+def sequence_state(llama, sequence: int) -> bytes:
+    """The llama.cpp state (keys, values, positions) of one sequence of ``llama``'s context."""
+    import llama_cpp
+
+    size = llama_cpp.llama_state_seq_get_size(llama._ctx.ctx, sequence)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_seq_get_data(llama._ctx.ctx, buffer, size, sequence)
+    return bytes(buffer[:written])
+
+
+def restore_sequence(llama, state: bytes, sequence: int) -> bool:
+    """Put ``state`` in ``sequence`` (replacing what it held); False when llama.cpp refuses it."""
+    import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+    return llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buffer, len(state), sequence) != 0
+
+
+class StateFiles:
+    """llama.cpp states on disk, so that a new process places them instead of reading their text again: the
+    fixed instructions' state (the longest read of a cold start) and passage states.
+
+    A folder per model, named by a digest of the model file (path, size, time) and the llama.cpp version;
+    in it, a file per state, named by its tokens' digest (a changed text is another file). Beyond
+    ``capacity_bytes`` the least recently used files go. A file llama.cpp refuses (damaged, from another
+    build) is removed and its text read.
+    """
+
+    def __init__(self, directory, model_path: str, capacity_bytes: int):
+        import os
+        from pathlib import Path
+
+        import llama_cpp
+
+        model = os.stat(model_path)
+        identity = f"{os.path.abspath(model_path)}|{model.st_size}|{model.st_mtime_ns}|{llama_cpp.__version__}"
+        self.directory = Path(directory) / hashlib.sha256(identity.encode()).hexdigest()[:16]
+        self.capacity_bytes = capacity_bytes
+
+    def _path(self, name: str):
+        return self.directory / f"{name}.state"
+
+    def get(self, name: str) -> bytes | None:
+        path = self._path(name)
+        try:
+            state = path.read_bytes()
+            path.touch()  # recently used: kept longest
+            return state
+        except OSError:
+            return None
+
+    def put(self, name: str, state: bytes) -> None:
+        """Store ``state`` (written whole or not at all); a failure to write is only logged."""
+        if len(state) > self.capacity_bytes:
+            return
+        path = self._path(name)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(state)
+            partial.replace(path)
+            self._prune()
+        except OSError as error:
+            log.warning("A llama.cpp state could not be stored in %s: %s", self.directory, error)
+
+    def discard(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+    def _prune(self) -> None:
+        files = sorted(self.directory.glob("*.state"), key=lambda f: f.stat().st_mtime, reverse=True)
+        total = 0
+        for file in files:
+            total += file.stat().st_size
+            if total > self.capacity_bytes:
+                file.unlink(missing_ok=True)
+
+    @staticmethod
+    def prefix_name(tokens: list[int]) -> str:
+        return "prefix-" + hashlib.sha256(np.asarray(tokens, dtype=np.int32).tobytes()).hexdigest()[:32]
+
+    def load_prefix(self, llama, tokens: list[int]) -> bool:
+        """Place the stored state of ``tokens`` as the whole of sequence 0; False when none is stored."""
+        state = self.get(self.prefix_name(tokens))
+        if state is None:
+            return False
+        llama._ctx.kv_cache_seq_rm(-1, -1, -1)
+        if not restore_sequence(llama, state, 0):
+            log.warning("The stored instructions state was refused; they are read again.")
+            llama._ctx.kv_cache_seq_rm(-1, -1, -1)
+            self.discard(self.prefix_name(tokens))
+            return False
+        llama.input_ids[: len(tokens)] = tokens
+        llama.n_tokens = len(tokens)
+        return True
+
+    def save_prefix(self, llama, tokens: list[int]) -> None:
+        """Store sequence 0's state, which must hold exactly ``tokens``."""
+        self.put(self.prefix_name(tokens), sequence_state(llama, 0))

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         "(the same answer as reading it), all (faster, each passage read apart from the others), or off.",
     )
     passage_cache_mb: float = Field(256.0, description="RAM for stored passage states (~28 KiB per token).")
+    llama_states_mb: float = Field(
+        1024.0, description="Disk (in data_dir) for the instructions' and passages' llama.cpp states, kept between runs."
+    )
     llm_timeout_s: float = 120.0
 
     # Chroma server: when a host is set the store is remote (chromadb.HttpClient).
@@ -123,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def llama_states_dir(self) -> Path:
+        return self.data_dir / "llama-states"
 
     @property
     def record_db(self) -> Path:

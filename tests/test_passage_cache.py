@@ -99,3 +99,79 @@ def test_a_prompt_read_in_pieces_has_the_tokens_of_the_whole_prompt():
     pieces = chat._pieces(messages, passages)
     assert sum(piece.passage for piece in pieces) == len(passages)
     assert [token for piece in pieces for token in piece.tokens] == chat._tokenize(chat._prompt(messages))
+
+
+def test_state_files_are_kept_per_model_file_and_the_least_recently_used_go_first(tmp_path):
+    import os
+
+    from rag.passage_cache import StateFiles
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"weights")
+    files = StateFiles(tmp_path / "states", str(model), capacity_bytes=100)
+    assert StateFiles.prefix_name([1, 2, 3]) != StateFiles.prefix_name([1, 2, 4])
+    for age, name in enumerate("abc"):
+        files.put(name, name.encode() * 40)
+        os.utime(files._path(name), (1000 + age, 1000 + age))
+    assert files.get("a") is None and files.get("b") == b"b" * 40  # "b" is now the most recently used
+    files.put("d", b"d" * 40)
+    assert files.get("c") is None and files.get("b") is not None and files.get("d") is not None
+    assert not list(files.directory.glob("*.partial"))
+    model.write_bytes(b"other weights")
+    assert StateFiles(tmp_path / "states", str(model), 100).get("d") is None  # another model file, other states
+
+
+def _emptied(llama):
+    """``llama`` with nothing in its state, as a new process has it."""
+    llama._ctx.kv_cache_seq_rm(-1, -1, -1)
+    llama.n_tokens = 0
+    return llama
+
+
+@pytest.mark.slow
+def test_instructions_placed_from_their_stored_state_give_the_state_of_a_full_read(tmp_path):
+    from rag.llm import make_chat_model
+    from rag.settings import Settings
+
+    passages, question = article_paragraphs()[:3], "Qui a signé l'accord ?"
+    chat = make_chat_model(Settings(passage_cache="off", data_dir=tmp_path))
+    _emptied(chat.llama)
+    chat.warm_up(prompts.fixed_prefix())
+    [stored] = (tmp_path / "llama-states").glob("*/prefix-*.state")
+    full = _logits_after(chat, passages, question)
+
+    def no_reading(tokens):
+        raise AssertionError("the instructions were read again")
+
+    _emptied(chat.llama).eval = no_reading
+    try:
+        chat.warm_up(prompts.fixed_prefix())
+    finally:
+        del chat.llama.eval
+    assert np.array_equal(_logits_after(chat, passages, question), full)
+
+    stored.write_bytes(stored.read_bytes()[:4096])  # a damaged file is set aside and the instructions read
+    _emptied(chat.llama)
+    chat.warm_up(prompts.fixed_prefix())
+    assert np.array_equal(_logits_after(chat, passages, question), full)
+    assert stored.stat().st_size > 4096
+
+
+@pytest.mark.slow
+def test_a_passage_state_stored_on_disk_serves_a_later_process_exactly(tmp_path):
+    from rag.llm import make_chat_model
+    from rag.passage_cache import PassageStates
+    from rag.settings import Settings
+
+    passages, question = article_paragraphs()[:3], "Qui a signé l'accord ?"
+    chat = make_chat_model(Settings(passage_cache="first", data_dir=tmp_path))
+    chat.warm_up(prompts.fixed_prefix())
+    chat.llama.passage_states = PassageStates(2**28)
+    full = _logits_after(chat, passages, question)
+    assert len(list((tmp_path / "llama-states").glob("*/*.state"))) == 2  # the instructions and the first passage
+
+    chat.llama.passage_states = fresh = PassageStates(2**28)  # a new process: nothing in RAM
+    _emptied(chat.llama)
+    chat.warm_up(prompts.fixed_prefix())
+    assert np.array_equal(_logits_after(chat, passages, question), full)
+    assert (fresh.hits, fresh.misses) == (1, 0)
