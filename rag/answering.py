@@ -371,12 +371,11 @@ class Answerer:
         return replace(draft, reply=reply, text=text, quote=quote)
 
     def _follow_up(self, messages, reply: str, request: str, options: dict) -> str:
-        """The first line of the model's answer to ``request``, asked after its ``reply`` (free text: only the
+        """The first line (and the list items after it) of the model's answer to ``request``, asked after its ``reply`` (free text: only the
         passages of ``options`` are kept)."""
         passages = {"passages": options["passages"]} if "passages" in options else {}
         answer = self.chat_model.invoke(prompts.follow_up_messages(messages, reply, request), **passages).content
-        lines = (grounding.split_reply(answer)[1] or answer).strip().splitlines()
-        return lines[0].strip() if lines else ""
+        return grounding.first_answer(grounding.split_reply(answer)[1] or answer)
 
     @staticmethod
     def _accepted(draft: Draft, repairs: list[str], calls: int) -> Answer:

@@ -63,6 +63,20 @@ def split_reply(reply: str) -> tuple[str | None, str | None]:
     return quote or None, answer or None
 
 
+LIST_ITEM = re.compile(r"\s*(?:[-•*]|[1-9]\.)\s")
+
+
+def first_answer(text: str) -> str:
+    """The first line of ``text`` with the list items that follow it (the rest is not the answer)."""
+    lines = text.strip().splitlines()
+    items = []
+    for line in lines[1:]:
+        if not LIST_ITEM.match(line):
+            break
+        items.append(line.strip())
+    return "\n".join([lines[0].strip(), *items]) if lines else ""
+
+
 def is_none(text: str | None) -> bool:
     """The model's way of saying the passages hold no answer."""
     return text is None or normalise(text).strip(" .") in {"none", "aucun", "aucune", "n/a", ""}

@@ -194,6 +194,13 @@ def test_an_answer_in_the_wrong_language_is_restated_in_the_questions_language()
     assert "French" in sent[1][-1].content
 
 
+def test_a_list_restated_in_the_questions_language_keeps_its_items_and_nothing_after():
+    english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
+    restated = "Ont signé l'accord :\n- Karine Dognin-Sauze ;\n- Marty Walsh, Maire de Boston."
+    final, _, _ = answer([reply(english), restated + "\nJ'espère que cela aide."])
+    assert final.answered and final.text == restated
+
+
 def test_untranslated_words_are_restated_as_a_whole_sentence():
     french_passage = Source(**{**ARTICLE.__dict__, "text": ARTICLE.text + "\nLes domaines : robotique et biotechnologies."})
     final, sent, _ = answer(
