@@ -28,9 +28,11 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -257,10 +259,7 @@ class StateFiles:
     """
 
     def __init__(self, directory, model_path: str, capacity_bytes: int):
-        import os
-        from pathlib import Path
-
-        import llama_cpp
+        import llama_cpp  # only with the llama.cpp backend
 
         model = os.stat(model_path)
         identity = f"{os.path.abspath(model_path)}|{model.st_size}|{model.st_mtime_ns}|{llama_cpp.__version__}"
@@ -297,10 +296,11 @@ class StateFiles:
         self._path(name).unlink(missing_ok=True)
 
     def _prune(self) -> None:
-        files = sorted(self.directory.glob("*.state"), key=lambda f: f.stat().st_mtime, reverse=True)
+        """Remove the least recently used files beyond the capacity."""
+        stats = sorted(((file.stat(), file) for file in self.directory.glob("*.state")), key=lambda s: -s[0].st_mtime)
         total = 0
-        for file in files:
-            total += file.stat().st_size
+        for stat, file in stats:
+            total += stat.st_size
             if total > self.capacity_bytes:
                 file.unlink(missing_ok=True)
 
