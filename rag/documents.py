@@ -155,12 +155,35 @@ def read_pdf(data: bytes, max_chars: int) -> tuple[str | None, str]:
     reader = PdfReader(io.BytesIO(data))
     pages, chars = [], 0
     for page in reader.pages:
-        pages.append(page.extract_text() or "")
+        pages.append(join_wrapped_lines(page.extract_text() or ""))
         chars += len(pages[-1])
         if chars > max_chars:
             raise too_long(chars, max_chars)
     title = reader.metadata.title if reader.metadata and reader.metadata.title else None
     return title, "\n\n".join(pages)
+
+
+# A PDF line wrapped mid-sentence: no end of sentence, then a lower-case word, a number, or a line nearly as long
+# as the page's longest (pypdf gives a page's lines as printed; it does not rejoin them).
+SENTENCE_END = re.compile(r"[.!?:;»\"]$")
+CONTINUES = re.compile(r"^[a-zà-ÿ0-9(«\"]")
+WRAPPED_LINE_SHARE = 0.75
+LIST_BULLET = re.compile(r"(?:[-•*–·▪◦]|\d{1,2}[.)])\s")
+
+
+def join_wrapped_lines(page: str) -> str:
+    """A page's lines with the ones a PDF wrapped mid-sentence joined back, so that sentences are whole;
+    headings and list items ("• …") stay on their own lines."""
+    lines = [line.strip() for line in page.splitlines()]
+    longest = max((len(line) for line in lines), default=0)
+    joined: list[str] = []
+    for previous, line in zip(["", *lines], lines):
+        wrapped = previous and not SENTENCE_END.search(previous) and line and not LIST_BULLET.match(line)
+        if wrapped and (CONTINUES.match(line) or len(previous) >= WRAPPED_LINE_SHARE * longest):
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+    return "\n".join(joined)
 
 
 def read_docx(data: bytes, max_chars: int) -> tuple[str | None, str]:

@@ -153,3 +153,28 @@ def test_a_file_over_the_size_limit_is_refused_without_being_read(tmp_path):
 
     with pytest.raises(UnreadableDocument, match="50 MB, over the 20 MB limit"):
         load_file(path, "huge.txt", max_file_mb=20)
+
+
+def test_pdf_lines_wrapped_mid_sentence_are_joined_and_headings_and_items_kept():
+    from rag.documents import join_wrapped_lines
+
+    page = "\n".join([
+        "Budget 2025",
+        "Le conseil a voté le budget primitif de l'exercice, qui s'élève à 4,3 milliards d'euros, le",
+        "27 janvier. Il se répartit en deux lignes :",
+        "• 15 millions pour les start-up ;",
+        "• 12 millions pour la recherche.",
+        "Dette",
+        "L'encours de la dette s'établit à 2,1 milliards d'euros selon Bertrand Aubry, vice-président chargé des",
+        "Finances publiques.",
+    ])
+    assert join_wrapped_lines(page).splitlines() == [
+        "Budget 2025",
+        "Le conseil a voté le budget primitif de l'exercice, qui s'élève à 4,3 milliards d'euros, le 27 janvier. "
+        "Il se répartit en deux lignes :",
+        "• 15 millions pour les start-up ;",
+        "• 12 millions pour la recherche.",
+        "Dette",
+        "L'encours de la dette s'établit à 2,1 milliards d'euros selon Bertrand Aubry, vice-président chargé des "
+        "Finances publiques.",
+    ]
