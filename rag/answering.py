@@ -80,6 +80,7 @@ MAX_UNSUPPORTED_SHARE = 0.5  # of an answer's content words in no passage, when 
 MIN_ANSWER_WORDS = 4  # a shorter answer (a bare name) has no language one can tell: it is restated
 MAX_BORROWED_WORDS = 3  # words of the worked examples (and of no passage) that show an example was copied
 MAX_UNTRANSLATED_WORDS = 0  # words copied from passages in the other language, left untranslated
+MIN_ITEMS_NAMED = 0.5  # share of a quoted list's items an answer names
 
 
 def model_found_no_answer(draft: Draft) -> str | None:
@@ -163,6 +164,36 @@ def unfinished_list(draft: Draft) -> str | None:
     return None
 
 
+def yes_no_without_fact(draft: Draft) -> str | None:
+    """A yes or no that only repeats the question ("Yes, the mission took place"): it brings no word or number
+    of the passages that the question lacks (any new word, when the passages are in another language)."""
+    if not is_yes_no_question(draft.question, draft.language):
+        return None
+    passages = "\n".join(draft.passages)
+    words = set(grounding.unsupported_words(draft.text, draft.question))
+    if all(source.language == draft.language for source in draft.sources):
+        words -= set(grounding.unsupported_words(draft.text, passages))
+    numbers = set(grounding.unsupported_numbers(draft.text, draft.question))
+    numbers -= set(grounding.unsupported_numbers(draft.text, passages))
+    if not words and not numbers:
+        return "it only repeats the question; give the fact of the passages that shows it"
+    return None
+
+
+def list_left_out(draft: Draft) -> str | None:
+    """The quoted sentence announces a list ("… en cinq lignes :") and the answer names few of its items.
+
+    A count question is answered by the count.
+    """
+    if grounding.COUNT_QUESTION.search(draft.question):
+        return None
+    items = next((items for passage in draft.passages if (items := grounding.announced_items(draft.quote, passage))), [])
+    named = [item for item in items if grounding.shares_a_fact(item, draft.text)]
+    if items and len(named) < MIN_ITEMS_NAMED * len(items):
+        return f"the sentence it quotes announces {len(items)} items and it names {len(named)}; name every one"
+    return None
+
+
 def too_short(draft: Draft) -> str | None:
     if len(grounding.words(draft.text)) < MIN_ANSWER_WORDS:
         return "the answer is not a sentence"
@@ -224,6 +255,12 @@ CHECKS = [
     Check("list", unfinished_list, {
         "fr": "La réponse annonce une liste sans en donner les éléments.",
         "en": "The answer announces a list without giving its items."}, repair="answer again"),
+    Check("items", list_left_out, {
+        "fr": "La réponse omet des éléments de la liste citée.", "en": "The answer leaves out items of the quoted list."},
+        repair="answer again", keep_unrepaired=True),
+    Check("yes-no", yes_no_without_fact, {
+        "fr": "La réponse dit oui ou non sans le fait qui le montre.",
+        "en": "The answer says yes or no without the fact that shows it."}, repair="answer again", keep_unrepaired=True),
     Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
     Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
 ]

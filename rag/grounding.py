@@ -204,11 +204,12 @@ COUNT_QUESTION = re.compile(r"\b(combien|how (many|much)|quel nombre|what number
 DATE_QUESTION = re.compile(
     r"\b(quelle date|quelle année|quel jour|what date|which date|what year|which year|what day)\b", re.I
 )
-MONTHS = (
+DATE_WORDS = (  # months and days of the week: "quel jour ?" is answered by "samedi"
     "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
-    "january february march april may june july august september october november december"
+    "january february march april may june july august september october november december "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 )
-DATE = re.compile(r"\d|\b(" + "|".join(MONTHS.split()) + r")\b", re.I)
+DATE = re.compile(r"\d|\b(" + "|".join(DATE_WORDS.split()) + r")\b", re.I)
 
 
 def missing_answer_type(question: str, answer: str) -> str | None:
@@ -218,6 +219,28 @@ def missing_answer_type(question: str, answer: str) -> str | None:
     if DATE_QUESTION.search(question) and not DATE.search(answer):
         return "a date"
     return None
+
+
+def announced_items(quote: str | None, passage: str) -> list[str]:
+    """The list items of ``passage`` right after the sentence ``quote`` opens, when that sentence announces
+    them ("Il se répartit en cinq lignes :"); none otherwise."""
+    sentence = sentence_containing(quote, passage) if quote and not is_none(quote) else None
+    if sentence is None or not sentence.endswith(":"):
+        return []
+    lines = passage.splitlines()
+    start = next((position for position, line in enumerate(lines) if line.strip().endswith(sentence)), len(lines))
+    items = []
+    for line in lines[start + 1 :]:
+        if not LIST_ITEM.match(line):
+            break
+        items.append(line.strip())
+    return items
+
+
+def shares_a_fact(text: str, other: str) -> bool:
+    """Whether ``text`` and ``other`` share a number or the stem of a content word."""
+    stems = {stem(word) for word in content_words(other)}
+    return bool(numbers_in(text) & numbers_in(other)) or any(stem(word) in stems for word in content_words(text))
 
 
 def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> bool:

@@ -114,6 +114,49 @@ def test_an_answer_that_stops_before_its_list_is_answered_again_and_the_list_kep
     assert "names none of its items" in sent[1][-1].content
 
 
+BUDGET_LINES = Source(**{**BUDGET.__dict__, "text": (
+    "Le budget de l'innovation s'élève à 48 millions d'euros. Il se répartit en trois lignes :\n"
+    "• 15 millions d'euros pour les start-up ;\n• 12 millions d'euros pour la recherche ;\n"
+    "• 21 millions d'euros pour le commerce."
+)})
+
+
+def test_an_answer_naming_few_items_of_the_list_it_quotes_is_answered_again_with_them():
+    listed = "Il se répartit entre les start-up (15 M€), la recherche (12 M€) et le commerce (21 M€)."
+    final, sent, _ = answer(
+        [reply("Le budget se répartit en trois lignes.", "Il se répartit en trois lignes :"), reply(listed, "15 millions")],
+        question="Comment le budget de l'innovation se répartit-il ?", sources=[BUDGET_LINES],
+    )
+    assert final.answered and final.text == listed and final.repairs[0].startswith("items:")
+    assert "announces 3 items and it names 0" in sent[1][-1].content
+
+
+def test_a_count_question_is_answered_by_the_count_not_the_list():
+    final, sent, _ = answer(
+        [reply("Le budget se répartit en trois lignes.", "Il se répartit en trois lignes :")],
+        question="En combien de lignes le budget se répartit-il ?", sources=[BUDGET_LINES],
+    )
+    assert final.answered and final.repairs == [] and len(sent) == 1
+
+
+def test_a_yes_or_no_that_repeats_the_question_is_answered_again_with_the_fact():
+    question = "Le budget de l'innovation dépasse-t-il 40 millions d'euros ?"
+    bare, fact = "Oui, le budget de l'innovation dépasse 40 millions d'euros.", "Oui, il s'élève à 48 millions d'euros."
+    quote = "Le budget de l'innovation s'élève à 48 millions"
+    final, sent, _ = answer([reply(bare, quote), reply(fact, quote)], question=question, sources=[BUDGET_LINES])
+    assert final.answered and final.text == fact and final.repairs[0].startswith("yes-no:")
+    assert "give the fact of the passages" in sent[1][-1].content
+
+
+def test_a_yes_or_no_still_without_its_fact_after_the_retry_is_given_as_first_written():
+    question = "Le budget de l'innovation dépasse-t-il 40 millions d'euros ?"
+    bare = "Oui, le budget de l'innovation dépasse 40 millions d'euros."
+    final, sent, _ = answer(
+        [reply(bare, "Le budget de l'innovation"), "ANSWER: NONE\nQUOTE: NONE"], question=question, sources=[BUDGET_LINES]
+    )
+    assert final.answered and final.text == bare and len(sent) == 2
+
+
 def test_a_number_written_in_words_in_the_passage_supports_its_digits():
     final, _, _ = answer([reply("Le centre accueillera 250 start-up.", "Le futur centre accueillera")])
     assert final.answered, final.reason

@@ -128,6 +128,14 @@ def test_questions_asking_for_a_number_or_a_date_need_one_in_the_answer():
     assert grounding.missing_answer_type("À quelle date l'accord a-t-il été signé ?", "Lors du bootcamp.") == "a date"
     assert grounding.missing_answer_type("What date was it signed?", "On 12 May.") is None
     assert grounding.missing_answer_type("Who signed it?", "Marty Walsh signed it.") is None
+    assert grounding.missing_answer_type("Quel jour la maintenance est-elle prévue ?", "Elle a lieu samedi.") is None
+
+
+def test_the_items_a_quoted_sentence_announces_are_the_list_lines_after_it():
+    passage = "Le plan compte deux mesures :\n• des pistes cyclables ;\n• des aides.\nLe maire a salué le plan."
+    assert grounding.announced_items("Le plan compte deux mesures", passage) == ["• des pistes cyclables ;", "• des aides."]
+    assert grounding.announced_items("Le maire a salué le plan.", passage) == []
+    assert grounding.announced_items(None, passage) == []
 
 
 def test_a_long_copy_of_a_passage_is_not_an_answer():
