@@ -90,6 +90,17 @@ def model_found_no_answer(draft: Draft) -> str | None:
     return None
 
 
+def cut_off(draft: Draft) -> str | None:
+    """An answer with no QUOTE line after it: the reply ran on (often copying out a passage) and was stopped, or
+    the model left the format. The question is asked afresh, without the worked examples: a small model that
+    ran away once in a conversation tends to do it again there."""
+    if draft.quote is not None:
+        return None
+    if grounding.copies_passage(draft.text, draft.passages):
+        return "it copies out a passage and runs on instead of answering the question"
+    return "the reply stopped before its QUOTE line"
+
+
 def quote_in_no_passage(draft: Draft) -> str | None:
     if grounding.is_none(draft.quote) or grounding.find_quote(draft.quote, draft.passages) is None:
         return f"the quote {draft.quote!r} is in no passage"
@@ -236,6 +247,7 @@ CHECKS = [
     Check("numbers", invented_numbers, {
         "fr": "Un nombre de la réponse ne figure dans aucun passage.", "en": "A number in the answer is in no passage."},
         repair="answer again"),
+    Check("cut", cut_off, NOT_FOUND, repair="without examples"),
     Check("quote", quote_in_no_passage, {
         "fr": "La phrase citée ne figure dans aucun passage.", "en": "The quoted sentence is in no passage."}),
     Check("mixed", facts_of_several_documents, {
@@ -362,7 +374,7 @@ class Answerer:
         """Run the model, yielding the answer as it streams; return the whole reply.
 
         Streaming starts once the first words are in the question's language. A
-        "NONE" answer or a number found in no passage stops generation at once.
+        "NONE" answer, a number found in no passage or an answer line running on stops generation at once.
         """
         reply = ""
         for chunk in self.chat_model.stream(messages, **options):
@@ -373,6 +385,8 @@ class Answerer:
             settled = grounding.settled_answer(text)
             if grounding.is_none(text[:4]) or grounding.unsupported_numbers(settled, evidence):
                 return reply  # the checks will refuse it
+            if quote is None and grounding.runs_away(text):
+                return reply  # the checks will ask again
             if quote is None and len(settled) >= LANGUAGE_CHECK_CHARS and detect_language(settled) == language:
                 yield Answer(settled, language, answered=True)
         return reply

@@ -252,6 +252,12 @@ def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> boo
     return any(target in " ".join(words(passage)) for passage in passages)
 
 
+def runs_away(answer: str) -> bool:
+    """Whether the answer's first line has reached the reply grammar's limit: a copied passage running on,
+    not a short answer (the grammar would cut it mid-word and the model go on with junk)."""
+    return len(answer.split("\n", 1)[0]) >= MAX_ANSWER_CHARS - 10
+
+
 def settled_answer(partial: str) -> str:
     """The part of a streaming answer that will not change: less a number still being written
     (digits stream one by one) and the start of the next line ("QUO…" before "QUOTE:")."""

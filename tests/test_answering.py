@@ -167,6 +167,19 @@ def test_a_quote_found_in_no_passage_is_refused():
     assert not final.answered and final.check == "quote"
 
 
+def test_an_answer_line_running_on_is_stopped_and_asked_afresh_without_the_examples():
+    runaway = "ANSWER: " + " ".join([ARTICLE.text.replace("\n", " ")] * 3) + "\n• [Accord]\nQUOTE: " + QUOTE
+    final, sent, stream = answer([runaway, reply(SIGNED)])
+    assert final.answered and final.text == SIGNED and final.repairs[0].startswith("cut: it copies out a passage")
+    assert len(sent[1]) == 2  # the rules and the question only: a fresh start, not the run-on conversation
+    assert all(len(partial.text.split("\n")[0]) < 400 for partial in stream)  # stopped before the junk
+
+
+def test_a_reply_that_stops_before_its_quote_twice_is_refused():
+    final, _, _ = answer(["ANSWER: Karine Dognin-Sauze et", "ANSWER: Karine Dognin-Sauze et"])
+    assert not final.answered and final.check == "cut" and "stopped before its QUOTE line" in final.reason
+
+
 def test_an_answer_made_of_words_in_no_passage_is_refused():
     final, _, _ = answer([reply("Les pompiers volontaires organisent une kermesse chaque printemps.")])
     assert not final.answered and final.check == "words"
