@@ -16,6 +16,7 @@ from rag.language import NAME_INSIDE_SENTENCE, detect_language
 
 MIN_QUOTE_MATCH = 0.8  # share of the quote's words found in order in one passage
 MAX_ANSWER_CHARS = 400  # of the answer's first line
+ANSWER_LINE_LIMIT = MAX_ANSWER_CHARS - 10  # where the reply grammar stops that line (and streaming deems it run on)
 MAX_LIST_ITEMS, MAX_ITEM_CHARS = 8, 200  # lines of a list that follows it
 # With llama.cpp the model writes only the first words of the quoted sentence; the rest is taken from the passage.
 QUOTE_OPENING_WORDS = 10
@@ -255,7 +256,7 @@ def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> boo
 def runs_away(answer: str) -> bool:
     """Whether the answer's first line has reached the reply grammar's limit: a copied passage running on,
     not a short answer (the grammar would cut it mid-word and the model go on with junk)."""
-    return len(answer.split("\n", 1)[0]) >= MAX_ANSWER_CHARS - 10
+    return len(answer.split("\n", 1)[0]) >= ANSWER_LINE_LIMIT
 
 
 def settled_answer(partial: str) -> str:
@@ -324,7 +325,7 @@ def reply_grammar(passages: list[str], none_answer: bool = True, yes_no: tuple[s
     """
     choices = {opening(sentence) for passage in passages for sentence in sentences(passage)}
     quote = " | ".join(_gbnf_literal(choice) for choice in ["NONE", *sorted(choices)])
-    rest = f"[^\\n]{{0,{MAX_ANSWER_CHARS - 10}}}"
+    rest = f"[^\\n]{{0,{ANSWER_LINE_LIMIT}}}"
     if yes_no:
         line = f'({_gbnf_literal(yes_no[0])} | {_gbnf_literal(yes_no[1])}) ", " [^\\n] {rest}'
     else:
