@@ -19,6 +19,7 @@ from langchain_core.documents import Document
 
 from rag.chunking import labelled
 from rag.grounding import normalise
+from rag.instructions import without_instructions
 from rag.store import all_passages
 
 RRF_K = 60
@@ -49,10 +50,11 @@ class Source:
 
     @classmethod
     def from_document(cls, document: Document, score: float) -> "Source":
+        """The stored passage as the chat model reads it: orders written for AI readers left out."""
         metadata = document.metadata
         return cls(
             document=metadata.get("source", ""),
-            text=document.page_content,
+            text=without_instructions(document.page_content),
             score=round(float(score), 4),
             title=metadata.get("title", ""),
             language=metadata.get("language", ""),
@@ -136,4 +138,5 @@ class HybridRetriever:
             vectors = self.store.embeddings.embed_documents([documents[i].page_content for i in missing])
             for doc_id, vector in zip(missing, vectors):
                 similarity[doc_id] = float(np.dot(vector, query_vector))
-        return [Source.from_document(documents[doc_id], similarity[doc_id]) for doc_id in best]
+        sources = [Source.from_document(documents[doc_id], similarity[doc_id]) for doc_id in best]
+        return [source for source in sources if source.text]  # a passage of nothing but orders to AI is no source
