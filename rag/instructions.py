@@ -43,6 +43,8 @@ def is_instruction(sentence: str) -> bool:
 
 def without_instructions(text: str) -> str:
     """``text`` less its sentences that are orders to an AI reader (lines left empty are dropped)."""
+    if not (OVERRIDE.search(text) or AI_READER.search(text)):
+        return text
     removed = [sentence for sentence in sentences(text) if is_instruction(sentence)]
     if not removed:
         return text

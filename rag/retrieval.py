@@ -3,7 +3,10 @@
 Dense search (the multilingual embeddings in Chroma) works across languages.
 BM25 is sharp on names and rare words but only within one language, so its
 ranking counts only for passages written in the question's language; the two
-rankings are fused by reciprocal rank.
+rankings are fused by reciprocal rank. Names (Passerelle, Big Booster) are the
+same in every language: when the question names something no passage found
+mentions, the passage of any language that best matches those names takes the
+last place.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from langchain_core.documents import Document
 from rag.chunking import labelled
 from rag.grounding import normalise
 from rag.instructions import without_instructions
+from rag.language import NAME_INSIDE_SENTENCE
 from rag.store import all_passages
 
 RRF_K = 60
@@ -82,13 +86,19 @@ class LexicalIndex:
             self._by_language[language] = (members, engine)
 
     def search(self, query: str, language: str, k: int) -> list[Document]:
+        return [document for document, _ in self._scored(tokenize(query), language, k)]
+
+    def search_everywhere(self, tokens: list[str], k: int) -> list[Document]:
+        """Passages of every language holding ``tokens``, best first."""
+        scored = [match for language in self._by_language for match in self._scored(tokens, language, k)]
+        return [document for document, _ in sorted(scored, key=lambda match: match[1], reverse=True)[:k]]
+
+    def _scored(self, tokens: list[str], language: str, k: int) -> list[tuple[Document, float]]:
         members, engine = self._by_language.get(language, ([], None))
-        tokens = tokenize(query)
         if engine is None or not tokens:
             return []
-        k = min(k, len(members))
-        indices, scores = engine.retrieve([tokens], k=k, show_progress=False)
-        return [members[i] for i, score in zip(indices[0], scores[0]) if score > 0]
+        indices, scores = engine.retrieve([tokens], k=min(k, len(members)), show_progress=False)
+        return [(members[i], float(score)) for i, score in zip(indices[0], scores[0]) if score > 0]
 
 
 class HybridRetriever:
@@ -106,11 +116,24 @@ class HybridRetriever:
         with self._lock:
             self._lexical = lexical
 
-    def lexical_search(self, query: str, language: str, k: int) -> list[Document]:
-        """The BM25 matches of ``query`` among the passages in ``language``, best first."""
+    @property
+    def lexical(self) -> LexicalIndex:
         if self._lexical is None:
             self.refresh()
-        return self._lexical.search(query, language, k)
+        return self._lexical
+
+    def lexical_search(self, query: str, language: str, k: int) -> list[Document]:
+        """The BM25 matches of ``query`` among the passages in ``language``, best first."""
+        return self.lexical.search(query, language, k)
+
+    def _passage_naming_the_unfound(self, query: str, found: list[Document]) -> Document | None:
+        """The passage (of any language) best matching the names of ``query`` that no ``found`` passage holds."""
+        texts = [labelled(doc.metadata.get("title", ""), without_instructions(doc.page_content)) for doc in found]
+        names = {token for name in NAME_INSIDE_SENTENCE.findall(query) for token in tokenize(name)}
+        if not found or not (unfound := sorted(names - set(tokenize("\n".join(texts))))):
+            return None
+        readable = (doc for doc in self.lexical.search_everywhere(unfound, 3) if without_instructions(doc.page_content))
+        return next(readable, None)
 
     def retrieve(self, query: str, language: str, k: int) -> list[Source]:
         query_vector = self.store.embeddings.embed_query(query)
@@ -120,23 +143,28 @@ class HybridRetriever:
         documents: dict[str, Document] = {}
         # BM25 ranks only passages in the question's language; the others count
         # their dense rank twice, so that every passage has two votes.
+        # A passage of nothing but orders to AI readers is no source.
+        dense = [(doc, distance) for doc, distance in dense if without_instructions(doc.page_content)]
         for rank, (doc, _) in enumerate(dense):
             votes = 1 if doc.metadata.get("language", "") == language else 2
             fused[doc.id] = fused.get(doc.id, 0.0) + votes / (RRF_K + rank)
             documents[doc.id] = doc
-        for rank, doc in enumerate(self.lexical_search(query, language, self.candidates)):
+        lexical = [doc for doc in self.lexical.search(query, language, self.candidates) if without_instructions(doc.page_content)]
+        for rank, doc in enumerate(lexical):
             fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
             documents[doc.id] = doc
         ranked = sorted(fused, key=fused.get, reverse=True)
+        if named := self._passage_naming_the_unfound(query, [documents[doc_id] for doc_id in ranked[:k]]):
+            ranked.insert(k - 1, named.id)
+            documents[named.id] = named
         if lexical_only := [doc_id for doc_id in ranked[:k] if doc_id not in similarity]:
             # The word index may be a moment behind another process's deletions: cite only what is stored.
             stored = set(self.store.get(ids=lexical_only, include=[])["ids"])
             ranked = [doc_id for doc_id in ranked if doc_id in similarity or doc_id in stored]
-        best = ranked[:k]
+        best = list(dict.fromkeys(ranked))[:k]
         missing = [doc_id for doc_id in best if doc_id not in similarity]
         if missing:
             vectors = self.store.embeddings.embed_documents([documents[i].page_content for i in missing])
             for doc_id, vector in zip(missing, vectors):
                 similarity[doc_id] = float(np.dot(vector, query_vector))
-        sources = [Source.from_document(documents[doc_id], similarity[doc_id]) for doc_id in best]
-        return [source for source in sources if source.text]  # a passage of nothing but orders to AI is no source
+        return [Source.from_document(documents[doc_id], similarity[doc_id]) for doc_id in best]
