@@ -60,8 +60,27 @@ def split_reply(reply: str) -> tuple[str | None, str | None]:
     if quote_match:
         quote = quote_match.group(1).strip().strip('"«»“”').strip()
     if answer_match:
-        answer = answer_match.group(1).strip()
+        answer = without_spelled_numbers(answer_match.group(1).strip())
     return quote or None, answer or None
+
+
+ASIDE = re.compile(r"\s*\(([^()\n]{1,80})\)")
+
+
+def spells_a_number(text: str) -> bool:
+    """Whether ``text`` is only a number written in French or English words ("twelve thousand")."""
+    from text_to_num import alpha2digit
+
+    letter = re.compile(r"[^\W\d_]")
+    return bool(letter.search(text)) and any(not letter.search(alpha2digit(text, language)) for language in ("fr", "en"))
+
+
+def without_spelled_numbers(answer: str) -> str:
+    """``answer`` less its asides that only spell out a number ("12 000 m² (twelve thousand)"): press releases
+    write numbers twice, and the copied words are often in the passage's language, not the answer's."""
+    if not numbers_in(ASIDE.sub(" ", answer)):
+        return answer
+    return ASIDE.sub(lambda aside: "" if spells_a_number(aside.group(1)) else aside.group(0), answer)
 
 
 LIST_ITEM = re.compile(r"\s*(?:[-•*]|[1-9]\.)\s")

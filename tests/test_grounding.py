@@ -1,5 +1,6 @@
 """The grounding guard: quotes must come from the passages, answers must not invent numbers."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,6 +36,18 @@ def test_reply_parts_are_parsed_in_either_order():
     assert grounding.split_reply("QUOTE: Maire de Boston.\nANSWER: Marty Walsh.") == ("Maire de Boston.", "Marty Walsh.")
     assert grounding.split_reply("ANSWER: Marty") == (None, "Marty")
     assert grounding.split_reply("ANS") == (None, None)
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("Le campus a une surface de 12 000 m² (twelve thousand).", "Le campus a une surface de 12 000 m²."),
+    ("Le projet a coûté 38 millions d'euros (thirty-eight million).", "Le projet a coûté 38 millions d'euros."),
+    ("It hosts 10 start-ups (dix).", "It hosts 10 start-ups."),
+    ("Il compte dix (10) start-ups.", "Il compte dix (10) start-ups."),  # digits stay
+    ("Trois acteurs (les laboratoires, les pôles) et 2 pôles.", "Trois acteurs (les laboratoires, les pôles) et 2 pôles."),
+    ("Le jury compte (trente) membres.", "Le jury compte (trente) membres."),  # the only number stays
+])
+def test_an_aside_only_spelling_out_a_number_of_the_answer_is_dropped(answer, kept):
+    assert grounding.split_reply(f"ANSWER: {answer}\nQUOTE: Le jury réunit trente experts.")[1] == kept
 
 
 def test_none_means_no_answer():
