@@ -29,14 +29,15 @@ REFUSALS = {
 NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
 
 
-def numbers_in(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def numbers_in(text: str) -> frozenset[str]:
     """The numbers ``text`` holds, as digits: written in digits, or in French or English words
     ("deux cent cinquante", "two hundred and fifty" -> "250"; text2num parses them). "un", "one" stay
     words: they are articles far more often than counts."""
     from text_to_num import alpha2digit
 
     spelled = [alpha2digit(text, language, threshold=2) for language in ("fr", "en")]
-    return {re.sub(r"\D", "", number) for version in [text, *spelled] for number in NUMBER.findall(version)}
+    return frozenset(re.sub(r"\D", "", number) for version in [text, *spelled] for number in NUMBER.findall(version))
 
 
 def normalise(text: str) -> str:
@@ -141,13 +142,14 @@ def content_words(text: str) -> set[str]:
 
 
 def supporting_passage(answer: str, quote: str | None, passages: list[str]) -> int:
-    """The passage that best supports ``answer``: most of its words, the quoted one on a tie."""
-    answer_words = content_words(answer)
+    """The passage that best supports ``answer``: most of its numbers (facts in any language), then most of its
+    words, the quoted one on a tie."""
+    answer_words, answer_numbers = content_words(answer), numbers_in(answer)
     quoted = find_quote(quote, passages) if quote and not is_none(quote) else None
 
-    def support(position: int) -> tuple[float, bool]:
+    def support(position: int) -> tuple[int, float, bool]:
         shared = len(answer_words & content_words(passages[position]))
-        return shared / max(1, len(answer_words)), position == quoted
+        return len(answer_numbers & numbers_in(passages[position])), shared / max(1, len(answer_words)), position == quoted
 
     return max(range(len(passages)), key=support)
 

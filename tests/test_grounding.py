@@ -95,6 +95,14 @@ def test_supporting_passage_prefers_the_one_holding_the_answer():
     assert grounding.supporting_passage("Big Booster", None, PASSAGES) == 0
 
 
+def test_the_passage_holding_the_answers_number_supports_it_across_languages():
+    passages = [
+        "Le projet du centre de Nantes a coûté 25 millions d'euros, financés par Nantes Métropole.",
+        "The Quai 21 campus cost 38 million euros (thirty-eight million).",
+    ]
+    assert grounding.supporting_passage("Le projet a coûté 38 millions d'euros.", None, passages) == 1
+
+
 def test_grammar_allows_only_the_passages_sentences_as_quote():
     grammar = grounding.reply_grammar(['Il a dit "oui". Puis il est parti\\ loin.'])
     assert '"Il a dit \\"oui\\"."' in grammar
