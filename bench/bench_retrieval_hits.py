@@ -1,21 +1,29 @@
-"""Does retrieval find the documents that hold each answer? No chat model is run.
+"""Does retrieval find what answers each question? No chat model is run.
 
-For each answerable question of a set that names its documents (``docs``), the passages the chat model would
-get (``Chatbot.retrieve``) are checked: every answer document among them ("all documents"), and the first
-passage from one of them ("first"). Run it on a tuning split only; the check split is for reporting.
+For each answerable question, the passages the chat model would get (``Chatbot.retrieve``) are checked: the
+answer in them (every ``must`` group of the question matched in the passages, as ``rag eval`` judges an
+answer), every answer document among them ("all documents", for sets that name their ``docs``), and the first
+passage from one of them ("first"). ``--rrf-k`` compares constants of the rank fusion. Run it on tuning sets
+only; the check split is for reporting.
 
-    .venv/bin/python bench/bench_retrieval_hits.py eval/press-tune.jsonl --corpus eval/press
+    .venv/bin/python bench/bench_retrieval_hits.py eval/press-tune.jsonl --corpus eval/press --rrf-k 60 8
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from pathlib import Path
 
 from common import REPO, load_average, load_questions
 
-from rag import Chatbot  # noqa: E402
+from rag import Chatbot, retrieval  # noqa: E402
+from rag.grounding import normalise  # noqa: E402
+
+
+def holds(group: list[str], text: str) -> bool:
+    return any(re.search(pattern, text, re.I) or re.search(normalise(pattern), normalise(text), re.I) for pattern in group)
 
 
 def main() -> None:
@@ -23,24 +31,32 @@ def main() -> None:
     parser.add_argument("questions", type=Path)
     parser.add_argument("--corpus", type=Path, default=REPO / "eval" / "press")
     parser.add_argument("--top-k", type=int, default=4)
+    parser.add_argument("--rrf-k", type=int, nargs="+", default=[retrieval.RRF_K], help="fusion constants to compare")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each miss")
     args = parser.parse_args()
 
-    questions = [q for q in load_questions(args.questions) if q["answerable"] and q.get("docs")]
+    questions = [q for q in load_questions(args.questions) if q["answerable"]]
     with tempfile.TemporaryDirectory() as data:
         bot = Chatbot(corpus_dir=args.corpus, data_dir=Path(data), top_k=args.top_k)
         bot.index(progress=False)
-        all_found = first_found = 0
-        for question in questions:
-            sources = bot.retrieve(question["q"], [tuple(turn) for turn in question.get("history", [])])
-            documents = [source.document for source in sources]
-            wanted = set(question["docs"])
-            all_found += wanted <= set(documents)
-            first_found += bool(documents) and documents[0] in wanted
-            if args.verbose and not wanted <= set(documents):
-                print(f"miss {question['id']}: wanted {sorted(wanted)}, got {documents}")
-    total = len(questions)
-    print(f"{args.questions.name}, top_k {args.top_k}: all documents {all_found}/{total}, first {first_found}/{total}")
+        for rrf_k in args.rrf_k:
+            retrieval.RRF_K = rrf_k
+            answer_found = all_found = first_found = named = 0
+            for question in questions:
+                sources = bot.retrieve(question["q"], [tuple(turn) for turn in question.get("history", [])])
+                passages = "\n".join(source.labelled for source in sources)
+                found = all(holds(group, passages) for group in question["must"])
+                answer_found += found
+                if args.verbose and not found:
+                    print(f"answer not in the passages: {question['id']}")
+                if wanted := set(question.get("docs", [])):
+                    documents = [source.document for source in sources]
+                    named += 1
+                    all_found += wanted <= set(documents)
+                    first_found += bool(documents) and documents[0] in wanted
+            documents = f", all documents {all_found}/{named}, first {first_found}/{named}" if named else ""
+            print(f"{args.questions.name}, top_k {args.top_k}, rrf_k {rrf_k}: answer in the passages "
+                  f"{answer_found}/{len(questions)}{documents}")
     print(f"load average: {load_average()}")
 
 

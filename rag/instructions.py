@@ -4,9 +4,8 @@ passages before the chat model reads them, so it can neither follow nor quote th
 
 A sentence is such an instruction when it asks its reader to ignore its instructions, or when it speaks to an
 AI reader (an assistant, a chatbot, a language model) and opens with an order about answering, or gives one
-after a colon. Both are the shape
-of an injected prompt, whatever its subject; a sentence that only speaks *about* AI or chatbots stays. No
-detector that ships its weights offline exists, hence these two patterns.
+after a colon. Both are the shape of an injected prompt, whatever its subject; a sentence that only speaks
+*about* AI or chatbots stays. No detector that ships its weights offline exists, hence these two patterns.
 """
 
 from __future__ import annotations

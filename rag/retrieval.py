@@ -26,7 +26,10 @@ from rag.instructions import without_instructions
 from rag.language import NAME_INSIDE_SENTENCE
 from rag.store import all_passages
 
-RRF_K = 60
+# Reciprocal rank fusion's constant: 60 suits fusing lists of a thousand; over 12 candidates it leaves BM25's
+# first passage barely above dense search's tenth. With 8, a passage one ranking puts first stays in
+# (bench/bench_retrieval_hits.py: answers found in the passages, tuning sets, 60 -> 8: 51/60 -> 53/60).
+RRF_K = 8
 STOPWORDS = set(
     """a au aux avec ce ces cet cette dans de des du elle en et est il ils je la le les leur lui ma mais me meme
     mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sont sur ta te tes toi ton tu un une
@@ -64,6 +67,11 @@ class Source:
             language=metadata.get("language", ""),
             id=document.id or "",
         )
+
+
+def readable(document: Document) -> bool:
+    """Whether anything of the passage is left once orders to AI readers are taken out (else it is no source)."""
+    return bool(without_instructions(document.page_content))
 
 
 def tokenize(text: str) -> list[str]:
@@ -122,18 +130,13 @@ class HybridRetriever:
             self.refresh()
         return self._lexical
 
-    def lexical_search(self, query: str, language: str, k: int) -> list[Document]:
-        """The BM25 matches of ``query`` among the passages in ``language``, best first."""
-        return self.lexical.search(query, language, k)
-
     def _passage_naming_the_unfound(self, query: str, found: list[Document]) -> Document | None:
         """The passage (of any language) best matching the names of ``query`` that no ``found`` passage holds."""
         texts = [labelled(doc.metadata.get("title", ""), without_instructions(doc.page_content)) for doc in found]
         names = {token for name in NAME_INSIDE_SENTENCE.findall(query) for token in tokenize(name)}
         if not found or not (unfound := sorted(names - set(tokenize("\n".join(texts))))):
             return None
-        readable = (doc for doc in self.lexical.search_everywhere(unfound, 3) if without_instructions(doc.page_content))
-        return next(readable, None)
+        return next(filter(readable, self.lexical.search_everywhere(unfound, 3)), None)
 
     def retrieve(self, query: str, language: str, k: int) -> list[Source]:
         query_vector = self.store.embeddings.embed_query(query)
@@ -143,14 +146,11 @@ class HybridRetriever:
         documents: dict[str, Document] = {}
         # BM25 ranks only passages in the question's language; the others count
         # their dense rank twice, so that every passage has two votes.
-        # A passage of nothing but orders to AI readers is no source.
-        dense = [(doc, distance) for doc, distance in dense if without_instructions(doc.page_content)]
-        for rank, (doc, _) in enumerate(dense):
+        for rank, (doc, _) in enumerate(item for item in dense if readable(item[0])):
             votes = 1 if doc.metadata.get("language", "") == language else 2
             fused[doc.id] = fused.get(doc.id, 0.0) + votes / (RRF_K + rank)
             documents[doc.id] = doc
-        lexical = [doc for doc in self.lexical.search(query, language, self.candidates) if without_instructions(doc.page_content)]
-        for rank, doc in enumerate(lexical):
+        for rank, doc in enumerate(filter(readable, self.lexical.search(query, language, self.candidates))):
             fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (RRF_K + rank)
             documents[doc.id] = doc
         ranked = sorted(fused, key=fused.get, reverse=True)

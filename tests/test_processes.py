@@ -44,7 +44,7 @@ def test_a_serving_process_searches_what_another_indexed_and_never_returns_what_
 
         started = time.monotonic()
         assert serving.retrieve(TRAM_QUESTION)[0].document == "tram.txt"
-        words = serving.retriever.lexical_search(TRAM_QUESTION, "fr", 3)
+        words = serving.retriever.lexical.search(TRAM_QUESTION, "fr", 3)
         assert words and words[0].metadata["source"] == "tram.txt"
         assert time.monotonic() - started < 5
 
@@ -53,7 +53,7 @@ def test_a_serving_process_searches_what_another_indexed_and_never_returns_what_
         assert removed.returncode == 0 and "1 deleted" in removed.stdout, removed.stderr
         for _ in range(3):
             assert not any(s.document == "tram.txt" for s in serving.retrieve(TRAM_QUESTION))
-            assert not any(d.metadata["source"] == "tram.txt" for d in serving.retriever.lexical_search(TRAM_QUESTION, "fr", 12))
+            assert not any(d.metadata["source"] == "tram.txt" for d in serving.retriever.lexical.search(TRAM_QUESTION, "fr", 12))
 
 
 def test_two_corpora_sharing_a_chroma_server_keep_all_their_passages(tmp_path):
