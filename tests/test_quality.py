@@ -22,9 +22,9 @@ ARTIFACTS = REPO / "test-artifacts"
 # score. Each run saves its full report in test-artifacts/.
 FLOORS = {
     "dev-set": {"answerable_correct": 0.66, "unanswerable_refused": 0.66, "language_match": 0.9, "citation_hit": 0.5},
-    "distractor-set": {"answerable_correct": 0.7, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.8},
-    "press-tune": {"answerable_correct": 0.54, "unanswerable_refused": 0.55, "language_match": 0.9, "citation_hit": 0.65},
-    "press-check": {"answerable_correct": 0.5, "unanswerable_refused": 0.5, "language_match": 0.85, "citation_hit": 0.7},
+    "distractor-set": {"answerable_correct": 0.78, "unanswerable_refused": 0.5, "language_match": 0.9, "citation_hit": 0.8},
+    "press-tune": {"answerable_correct": 0.62, "unanswerable_refused": 0.55, "language_match": 0.9, "citation_hit": 0.8},
+    "press-check": {"answerable_correct": 0.54, "unanswerable_refused": 0.5, "language_match": 0.85, "citation_hit": 0.75},
 }
 
 
