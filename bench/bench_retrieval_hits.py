@@ -12,18 +12,13 @@ only; the check split is for reporting.
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from pathlib import Path
 
 from common import REPO, load_average, load_questions
 
 from rag import Chatbot, retrieval  # noqa: E402
-from rag.grounding import normalise  # noqa: E402
-
-
-def holds(group: list[str], text: str) -> bool:
-    return any(re.search(pattern, text, re.I) or re.search(normalise(pattern), normalise(text), re.I) for pattern in group)
+from rag.evaluation import holds_evidence  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +40,7 @@ def main() -> None:
             for question in questions:
                 sources = bot.retrieve(question["q"], [tuple(turn) for turn in question.get("history", [])])
                 passages = "\n".join(source.labelled for source in sources)
-                found = all(holds(group, passages) for group in question["must"])
+                found = all(holds_evidence(group, passages) for group in question["must"])
                 answer_found += found
                 if args.verbose and not found:
                     print(f"answer not in the passages: {question['id']}")

@@ -124,6 +124,11 @@ def _matches(group: list[str], text: str) -> bool:
     return any(re.search(pattern, text, re.I) for pattern in group)
 
 
+def holds_evidence(group: list[str], passage: str) -> bool:
+    """Whether ``passage`` holds one alternative of ``group`` (accents, case and quotes set aside)."""
+    return _matches([normalise(pattern) for pattern in group], normalise(passage))
+
+
 def judge(question: Question, answer) -> Result:
     """Pass/fail for one answer, with the reasons it failed."""
     reasons = []
@@ -139,8 +144,8 @@ def judge(question: Question, answer) -> Result:
             reasons.append(f"missing {missing}")
         if not answer.sources:
             reasons.append("no source")
-        cited = normalise(answer.sources[0].text) if answer.sources else ""
-        citation_hit = any(_matches([normalise(p) for p in group], cited) for group in question.must)
+        cited = answer.sources[0].text if answer.sources else ""
+        citation_hit = any(holds_evidence(group, cited) for group in question.must)
     elif answer.answered:
         reasons.append("answered an unanswerable question")
     invented = [group for group in question.mustnot if _matches(group, answer.text)]

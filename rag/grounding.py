@@ -66,14 +66,14 @@ def split_reply(reply: str) -> tuple[str | None, str | None]:
 
 
 ASIDE = re.compile(r"\s*\(([^()\n]{1,80})\)")
+LETTER = re.compile(r"[^\W\d_]")
 
 
 def spells_a_number(text: str) -> bool:
     """Whether ``text`` is only a number written in French or English words ("twelve thousand")."""
     from text_to_num import alpha2digit
 
-    letter = re.compile(r"[^\W\d_]")
-    return bool(letter.search(text)) and any(not letter.search(alpha2digit(text, language)) for language in ("fr", "en"))
+    return bool(LETTER.search(text)) and any(not LETTER.search(alpha2digit(text, language)) for language in ("fr", "en"))
 
 
 def without_spelled_numbers(answer: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 
 from rag.grounding import sentences
 
@@ -40,8 +41,10 @@ def is_instruction(sentence: str) -> bool:
     return bool(OVERRIDE.search(sentence) or (AI_READER.search(sentence) and ORDER.search(sentence)))
 
 
+@lru_cache(maxsize=4096)
 def without_instructions(text: str) -> str:
-    """``text`` less its sentences that are orders to an AI reader (lines left empty are dropped)."""
+    """``text`` less its sentences that are orders to an AI reader (lines left empty are dropped); kept per
+    passage, since retrieval looks at each candidate of every question."""
     if not (OVERRIDE.search(text) or AI_READER.search(text)):
         return text
     removed = [sentence for sentence in sentences(text) if is_instruction(sentence)]
