@@ -187,8 +187,30 @@ def yes_no_without_fact(draft: Draft) -> str | None:
     numbers = set(grounding.unsupported_numbers(draft.text, draft.question))
     numbers -= set(grounding.unsupported_numbers(draft.text, passages))
     if not words and not numbers:
-        return "it only repeats the question; give the fact of the passages that shows it"
+        sentence = quoted_sentence(draft)
+        return "it only repeats the question; give the fact of the passages that shows it" + (f": «{sentence}»" if sentence else "")
     return None
+
+
+def quoted_sentence(draft: Draft) -> str | None:
+    """The whole sentence of the passages that the reply quotes the opening of, if any."""
+    if grounding.is_none(draft.quote):
+        return None
+    found = (grounding.sentence_containing(draft.quote, passage) for passage in draft.passages)
+    return next((sentence for sentence in found if sentence), None)
+
+
+QUOTE_MARKS = {"fr": (" : « ", " »"), "en": (": “", "”")}
+
+
+def with_quoted_fact(draft: Draft) -> str:
+    """A yes or no, followed by the sentence it quotes when that sentence is in the question's language: the
+    fact that shows it, word for word, where the model would not write it."""
+    sentence = quoted_sentence(draft)
+    if sentence is None or detect_language(sentence) != draft.language:
+        return draft.text
+    opening, closing = QUOTE_MARKS[draft.language]
+    return f"{draft.text.rstrip(' .')}{opening}{sentence}{closing}"
 
 
 def list_left_out(draft: Draft) -> str | None:
@@ -229,7 +251,8 @@ class Check:
     ``repair``: "answer again" (the model answers anew, told what was wrong), "without examples" (the
     question is asked afresh with no worked examples to copy) or "restate" (the model rewrites its answer
     as a sentence in the question's language); None refuses the answer at once.
-    ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway.
+    ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway,
+    as ``kept_as`` rewrites it where set.
     ``explanation``: the line a user reads under a refusal, per language.
     """
 
@@ -238,6 +261,7 @@ class Check:
     explanation: dict[str, str]
     repair: str | None = None
     keep_unrepaired: bool = False
+    kept_as: Callable[[Draft], str] | None = None
 
 
 NOT_FOUND = {"fr": "Aucun passage ne contient la réponse.", "en": "No passage holds the answer."}
@@ -262,8 +286,8 @@ CHECKS = [
         "en": "The document that answers does not mention what the question names."}),
     Check("copy", copies_a_passage, NOT_FOUND, repair="answer again", keep_unrepaired=True),
     Check("type", lacks_asked_type, {
-        "fr": "Les passages ne donnent pas ce que demande la question (un nombre, une date).",
-        "en": "The passages do not give what the question asks for (a number, a date)."}, repair="answer again"),
+        "fr": "Les passages ne donnent pas ce que demande la question (un nombre, une date, un lieu, une personne).",
+        "en": "The passages do not give what the question asks for (a number, a date, a place, a person)."}, repair="answer again"),
     Check("list", unfinished_list, {
         "fr": "La réponse annonce une liste sans en donner les éléments.",
         "en": "The answer announces a list without giving its items."}, repair="answer again"),
@@ -272,7 +296,8 @@ CHECKS = [
         repair="answer again", keep_unrepaired=True),
     Check("yes-no", yes_no_without_fact, {
         "fr": "La réponse dit oui ou non sans le fait qui le montre.",
-        "en": "The answer says yes or no without the fact that shows it."}, repair="answer again", keep_unrepaired=True),
+        "en": "The answer says yes or no without the fact that shows it."}, repair="answer again", keep_unrepaired=True,
+        kept_as=with_quoted_fact),
     Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
     Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
 ]
@@ -350,8 +375,8 @@ class Answerer:
         while failure := first_failure(draft):
             check, reason = failure
             log.info("Check %s: %s: %r", check.name, reason, draft.text)
-            if check.keep_unrepaired:
-                kept = kept or draft
+            if check.keep_unrepaired and kept is None:
+                kept = replace(draft, text=check.kept_as(draft)) if check.kept_as else draft
             if check.repair is None or check.name in repaired or calls >= self.max_model_calls:
                 if kept is not None:
                     return self._accepted(kept, repairs, calls)

@@ -167,8 +167,14 @@ def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     mentions Boston is an answer about something else.
     """
     known, cited_words = set(words(retrieved)), set(words(cited))
-    names = {word for name in NAME_INSIDE_SENTENCE.findall(question.strip()) for word in words(name) if len(word) > 2}
-    return sorted(name for name in names if name in known and name not in cited_words)
+    return sorted(name for name in names_in(question) if name in known and name not in cited_words)
+
+
+def names_in(text: str) -> set[str]:
+    """Words of the capitalised words inside ``text``'s sentences, but months and days: English capitalises
+    them, and "October" is the same date as "octobre", not a name one document holds."""
+    names = {word for name in NAME_INSIDE_SENTENCE.findall(text.strip()) for word in words(name) if len(word) > 2}
+    return names - DATE_WORD_SET
 
 
 # Where an answer's clauses end: sentence ends, semicolons, and "…, and" / "…, et" joining two facts.
@@ -177,8 +183,7 @@ CLAUSE_END = re.compile(r"[.;!?]\s+|,\s+(?:and|et|but|mais|while|whereas|alors q
 
 def clause_facts(clause: str, known_words: set[str]) -> tuple[set[str], set[str]]:
     """The numbers (as digits) and the names (capitalised words some passage holds) of one clause."""
-    names = {word for name in NAME_INSIDE_SENTENCE.findall(clause) for word in words(name) if len(word) > 2}
-    return numbers_in(clause), names & known_words
+    return numbers_in(clause), names_in(clause) & known_words
 
 
 def clauses(answer: str) -> list[str]:
@@ -232,14 +237,32 @@ DATE_WORDS = (  # months and days of the week: "quel jour ?" is answered by "sam
     "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday"
 )
 DATE = re.compile(r"\d|\b(" + "|".join(DATE_WORDS.split()) + r")\b", re.I)
+DATE_WORD_SET = frozenset(normalise(word) for word in DATE_WORDS.split())
+
+
+# "Where …?" / "Who …?" at the question's start (after a preposition): "qui", "who" inside a question are relative.
+PLACE_OR_PERSON_QUESTION = re.compile(
+    r"^\W*(?:(?:à|a|de|par|avec|pour|at|by|from|with|for|in|to)\s+)?(?P<word>où|where|qui|who|whom)\b", re.I
+)
+ASKED = {"où": "a place", "where": "a place", "qui": "a person", "who": "a person", "whom": "a person"}
+
+
+def only_adds_a_date(question: str, answer: str) -> bool:
+    """``answer`` brings nothing beyond ``question``'s words but a date ("It was signed in March 2024.")."""
+    added = unsupported_words(answer, question)
+    new_numbers = numbers_in(answer) - numbers_in(question)
+    return bool(added or new_numbers) and all(word in DATE_WORD_SET for word in added) and bool(DATE.search(answer))
 
 
 def missing_answer_type(question: str, answer: str) -> str | None:
-    """"a number" or "a date" when ``question`` asks for one and ``answer`` holds none."""
+    """What ``question`` asks for when ``answer`` does not give it: "a number" or "a date" it lacks, or "a
+    place" or "a person" when it gives only a date."""
     if COUNT_QUESTION.search(question) and not numbers_in(answer):
         return "a number"
     if DATE_QUESTION.search(question) and not DATE.search(answer):
         return "a date"
+    if (asked := PLACE_OR_PERSON_QUESTION.match(question)) and only_adds_a_date(question, answer):
+        return ASKED[asked["word"].lower()]
     return None
 
 

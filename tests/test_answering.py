@@ -139,22 +139,38 @@ def test_a_count_question_is_answered_by_the_count_not_the_list():
     assert final.answered and final.repairs == [] and len(sent) == 1
 
 
-def test_a_yes_or_no_that_repeats_the_question_is_answered_again_with_the_fact():
+def test_a_yes_or_no_that_repeats_the_question_is_answered_again_with_the_fact_it_quotes():
     question = "Le budget de l'innovation dépasse-t-il 40 millions d'euros ?"
     bare, fact = "Oui, le budget de l'innovation dépasse 40 millions d'euros.", "Oui, il s'élève à 48 millions d'euros."
     quote = "Le budget de l'innovation s'élève à 48 millions"
     final, sent, _ = answer([reply(bare, quote), reply(fact, quote)], question=question, sources=[BUDGET_LINES])
     assert final.answered and final.text == fact and final.repairs[0].startswith("yes-no:")
-    assert "give the fact of the passages" in sent[1][-1].content
+    assert "give the fact of the passages that shows it: «Le budget de l'innovation s'élève à 48 millions d'euros.»" in sent[1][-1].content
 
 
-def test_a_yes_or_no_still_without_its_fact_after_the_retry_is_given_as_first_written():
+def test_a_yes_or_no_that_still_repeats_the_question_is_given_with_the_sentence_it_quotes():
+    question = "Le budget de l'innovation dépasse-t-il 40 millions d'euros ?"
+    bare, quote = "Oui, le budget de l'innovation dépasse 40 millions d'euros.", "Le budget de l'innovation s'élève à 48 millions"
+    final, _, _ = answer([reply(bare, quote), reply(bare, quote)], question=question, sources=[BUDGET_LINES])
+    assert final.answered and final.text == (
+        "Oui, le budget de l'innovation dépasse 40 millions d'euros : « Le budget de l'innovation s'élève à 48 millions d'euros. »"
+    )
+    # asked in English, the French sentence is no answer's words: the yes stays as the model wrote it
+    english = "Yes, the innovation budget is above 40 million euros."
+    final, _, _ = answer(
+        [reply(english, quote), reply(english, quote)], question="Is the innovation budget above 40 million euros?",
+        language="en", sources=[BUDGET_LINES],
+    )
+    assert final.answered and final.text == english
+
+
+def test_a_yes_or_no_whose_retry_finds_nothing_is_given_as_first_written_with_its_sentence():
     question = "Le budget de l'innovation dépasse-t-il 40 millions d'euros ?"
     bare = "Oui, le budget de l'innovation dépasse 40 millions d'euros."
     final, sent, _ = answer(
         [reply(bare, "Le budget de l'innovation"), "ANSWER: NONE\nQUOTE: NONE"], question=question, sources=[BUDGET_LINES]
     )
-    assert final.answered and final.text == bare and len(sent) == 2
+    assert final.answered and final.text.startswith(bare[:-1] + " : « Le budget de l'innovation s'élève") and len(sent) == 2
 
 
 def test_a_number_written_in_words_in_the_passage_supports_its_digits():

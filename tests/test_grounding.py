@@ -81,6 +81,8 @@ def test_a_document_that_never_names_what_the_question_names_is_not_an_answer():
     assert grounding.names_missing_from(question, PASSAGES[1] + " Lyon", retrieved) == []
     # a name no passage knows (a translation, a typo) proves nothing either way
     assert grounding.names_missing_from("Who leads the Greater Lyon Metropolis?", budget_note, retrieved) == []
+    # months and days are dates, written with a capital in English only
+    assert grounding.names_missing_from("What happens in October?", budget_note, retrieved + " October") == []
 
 
 def test_answers_that_only_say_the_passages_lack_it_are_refusals():
@@ -141,7 +143,7 @@ def test_words_found_in_no_passage_are_listed_with_inflections_allowed():
     assert grounding.unsupported_words("Le partenariat couvre le domaine de la mobilité.", evidence) == ["couvre"]
 
 
-def test_questions_asking_for_a_number_or_a_date_need_one_in_the_answer():
+def test_answers_give_what_the_question_asks_for():
     assert grounding.missing_answer_type("Combien de domaines ?", "L'accord englobe plusieurs domaines.") == "a number"
     assert grounding.missing_answer_type("Combien de domaines ?", "Il compte trois domaines.") is None
     assert grounding.missing_answer_type("How many start-ups?", "It hosts 400 start-ups.") is None
@@ -150,6 +152,15 @@ def test_questions_asking_for_a_number_or_a_date_need_one_in_the_answer():
     assert grounding.missing_answer_type("What date was it signed?", "On 12 May.") is None
     assert grounding.missing_answer_type("Who signed it?", "Marty Walsh signed it.") is None
     assert grounding.missing_answer_type("Quel jour la maintenance est-elle prévue ?", "Elle a lieu samedi.") is None
+    # A place or a person asked for, and only a date given.
+    assert grounding.missing_answer_type("Where was the agreement signed?", "The agreement was signed in March 2024.") == "a place"
+    assert grounding.missing_answer_type("Où l'accord a-t-il été signé ?", "L'accord a été signé le 12 février.") == "a place"
+    assert grounding.missing_answer_type("Qui a signé l'accord ?", "L'accord a été signé en 2016.") == "a person"
+    assert grounding.missing_answer_type("Where was the agreement signed?", "It was signed in Turin in March 2024.") is None
+    assert grounding.missing_answer_type("Who signed it?", "Marty Walsh signed it in 2016.") is None
+    # "qui"/"who" inside a question are relative pronouns, and a year can be a figure.
+    assert grounding.missing_answer_type("Quel budget a la ville qui accueille le salon ?", "Le budget est de 2024.") is None
+    assert grounding.missing_answer_type("Où se tient le salon ?", "Le salon se tient.") is None
 
 
 def test_the_items_a_quoted_sentence_announces_are_the_list_lines_after_it():
@@ -203,6 +214,10 @@ def test_clauses_whose_facts_no_single_document_holds_are_found():
     assert grounding.facts_from_several_documents(both, [article, contest]) == []
     asked = "Oui, une entreprise de six ans peut candidater à Big Booster."
     assert grounding.facts_from_several_documents(asked, [contest], "Une entreprise de six ans peut-elle candidater ?") == []
+    # An English month is capitalised, the same date in French is not: it is a date, not a name to hold.
+    mission = "Une mission de vingt-cinq entreprises se rendra à Montréal en octobre 2024."
+    english = "A mission of 25 companies will go to Montréal in October 2024."
+    assert grounding.facts_from_several_documents(english, [mission, "The contest closes in October."]) == []
 
 
 def test_numbers_written_in_words_count_as_their_digits():
