@@ -164,10 +164,11 @@ def names_missing_from(question: str, cited: str, retrieved: str) -> list[str]:
     """Names in ``question`` that the retrieved passages know but the cited document never mentions.
 
     "The budget of the Lyon–Boston accord" answered from a budget note that never
-    mentions Boston is an answer about something else.
+    mentions Boston is an answer about something else. Names are matched by their stems: "American" in an
+    English question is "américaine" in a French document.
     """
-    known, cited_words = set(words(retrieved)), set(words(cited))
-    return sorted(name for name in names_in(question) if name in known and name not in cited_words)
+    known, cited_stems = {stem(word) for word in words(retrieved)}, {stem(word) for word in words(cited)}
+    return sorted(name for name in names_in(question) if stem(name) in known and stem(name) not in cited_stems)
 
 
 def names_in(text: str) -> set[str]:

@@ -81,6 +81,11 @@ def test_a_document_that_never_names_what_the_question_names_is_not_an_answer():
     assert grounding.names_missing_from(question, PASSAGES[1] + " Lyon", retrieved) == []
     # a name no passage knows (a translation, a typo) proves nothing either way
     assert grounding.names_missing_from("Who leads the Greater Lyon Metropolis?", budget_note, retrieved) == []
+    # a name is matched in any of its forms: the English "American" is the French "américaine"
+    american = "C'est le premier partenariat de Lyon avec une ville américaine."
+    assert grounding.names_missing_from(
+        "Is it Lyon's first partnership with an American city?", american, american + "\nThe American cities."
+    ) == []
     # months and days are dates, written with a capital in English only
     assert grounding.names_missing_from("What happens in October?", budget_note, retrieved + " October") == []
 
