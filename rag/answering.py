@@ -24,7 +24,7 @@ from langchain_core.messages import BaseMessage
 
 from rag import grounding, prompts
 from rag.language import detect_language, foreign_words, is_yes_no_question
-from rag.retrieval import Source
+from rag.retrieval import Source, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +203,23 @@ def quoted_sentence(draft: Draft) -> str | None:
 QUOTE_MARKS = {"fr": (" : « ", " »"), "en": (": “", "”")}
 
 
-def followed_by(text: str, sentence: str, language: str) -> str:
-    """``text`` followed by ``sentence`` in quotation marks, as ``language`` writes them."""
-    opening, closing = QUOTE_MARKS[language]
-    return f"{text.rstrip(' .')}{opening}{sentence}{closing}"
+def with_quoted_fact(draft: Draft) -> str:
+    """A yes or no followed by the sentence it quotes, word for word: the fact that shows it, where the model
+    would not write it. Only a sentence of the passage the answer comes from, in the question's language, and
+    about what the question asks (a word of it beyond its names): a small model often quotes another."""
+    supporting = draft.passages[draft.supporting]
+    sentence = None if grounding.is_none(draft.quote) else grounding.sentence_containing(draft.quote, supporting)
+    if sentence is None or detect_language(sentence) != draft.language or not about_the_question(sentence, draft.question):
+        return draft.text
+    opening, closing = QUOTE_MARKS[draft.language]
+    return f"{draft.text.rstrip(' .')}{opening}{sentence}{closing}"
+
+
+def about_the_question(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` shares a search word of ``question`` (by stem) other than its names."""
+    names = {grounding.stem(name) for name in grounding.names_in(question)}
+    asked = {grounding.stem(word) for word in tokenize(question)} - names
+    return bool(asked & {grounding.stem(word) for word in tokenize(sentence)})
 
 
 def list_left_out(draft: Draft) -> str | None:
@@ -247,9 +260,8 @@ class Check:
     ``repair``: "answer again" (the model answers anew, told what was wrong), "without examples" (the
     question is asked afresh with no worked examples to copy) or "restate" (the model rewrites its answer
     as a sentence in the question's language); None refuses the answer at once.
-    ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway;
-    ``with_sentence``: followed by the sentence it quotes (translated by the model if need be), the fact
-    that shows it, word for word, where the model would not write it.
+    ``keep_unrepaired``: a draft still failing after its repair (or with no calls left) is given anyway,
+    as ``kept_as`` rewrites it where set.
     ``explanation``: the line a user reads under a refusal, per language.
     """
 
@@ -258,7 +270,7 @@ class Check:
     explanation: dict[str, str]
     repair: str | None = None
     keep_unrepaired: bool = False
-    with_sentence: bool = False
+    kept_as: Callable[[Draft], str] | None = None
 
 
 NOT_FOUND = {"fr": "Aucun passage ne contient la réponse.", "en": "No passage holds the answer."}
@@ -294,7 +306,7 @@ CHECKS = [
     Check("yes-no", yes_no_without_fact, {
         "fr": "La réponse dit oui ou non sans le fait qui le montre.",
         "en": "The answer says yes or no without the fact that shows it."}, repair="answer again", keep_unrepaired=True,
-        with_sentence=True),
+        kept_as=with_quoted_fact),
     Check("short", too_short, NOT_FOUND, repair="restate", keep_unrepaired=True),
     Check("language", wrong_language, NOT_FOUND, repair="restate", keep_unrepaired=True),
 ]
@@ -368,18 +380,15 @@ class Answerer:
         """The draft as an answer once every check passes, repaired where a check can be (a new answer is
         generated with ``options``), or a refusal."""
         calls, repaired, repairs = 1, set(), []
-        kept: tuple[Draft, Check] | None = None  # the first draft that failed a check tolerating it, and that check
+        kept: Draft | None = None  # the first draft that failed only a check whose failure is tolerated
         while failure := first_failure(draft):
             check, reason = failure
             log.info("Check %s: %s: %r", check.name, reason, draft.text)
             if check.keep_unrepaired and kept is None:
-                kept = draft, check
+                kept = replace(draft, text=check.kept_as(draft)) if check.kept_as else draft
             if check.repair is None or check.name in repaired or calls >= self.max_model_calls:
                 if kept is not None:
-                    kept_draft, tolerant = kept
-                    if tolerant.with_sentence:
-                        kept_draft, calls = self._with_sentence(kept_draft, calls, options)
-                    return self._accepted(kept_draft, repairs, calls)
+                    return self._accepted(kept, repairs, calls)
                 return self._refusal(draft.language, draft.sources, check, reason, calls, repairs)
             repaired.add(check.name)
             repairs.append(f"{check.name}: {reason}")
@@ -387,23 +396,6 @@ class Answerer:
             log.info("Repaired (%s): %r", check.name, draft.text)
             calls += 1
         return self._accepted(draft, repairs, calls)
-
-    def _with_sentence(self, draft: Draft, calls: int, options: dict) -> tuple[Draft, int]:
-        """The draft's answer followed by the sentence it quotes, in the question's language: translated by one
-        more model call (calls permitting) when the passage is in the other, and left out if the translation
-        is not in that language or brings a number of no passage. A sentence quoted from another passage than
-        the one the answer comes from is no fact of it. Returns the calls made so far too."""
-        supporting = draft.passages[draft.supporting]
-        if grounding.is_none(draft.quote) or (sentence := grounding.sentence_containing(draft.quote, supporting)) is None:
-            return draft, calls
-        if detect_language(sentence) != draft.language:
-            if calls >= self.max_model_calls:
-                return draft, calls
-            request = prompts.translate_request(sentence, draft.language)
-            sentence, calls = self._follow_up(draft.messages, draft.reply, request, options), calls + 1
-            if detect_language(sentence) != draft.language or grounding.unsupported_numbers(sentence, draft.evidence):
-                return draft, calls
-        return replace(draft, text=followed_by(draft.text, sentence, draft.language)), calls
 
     def _no_answer_probability(self, messages, passages: list[str]) -> float | None:
         """P(NONE) as the first word of the answer, from a model that tells its probabilities (llama.cpp)."""

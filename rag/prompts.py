@@ -124,12 +124,6 @@ def restate_request(language: str, bare: bool, reason: str) -> str:
     )
 
 
-def translate_request(sentence: str, language: str) -> str:
-    """Ask for one sentence of the passages in ``language``."""
-    name = LANGUAGE_NAMES[language]
-    return f"Translate this sentence of the passages into {name}, keeping every fact: «{sentence}». Reply with the {name} sentence only."
-
-
 def answer_again_request(reason: str, language: str) -> str:
     """Ask for a new reply, saying what was wrong with the last one."""
     return (
