@@ -188,7 +188,8 @@ def yes_no_without_fact(draft: Draft) -> str | None:
     numbers -= set(grounding.unsupported_numbers(draft.text, passages))
     if not words and not numbers:
         sentence = quoted_sentence(draft)
-        return "it only repeats the question; give the fact of the passages that shows it" + (f": «{sentence}»" if sentence else "")
+        pointer = f": «{sentence}»" if sentence else ""
+        return f"it only repeats the question; give the fact of the passages that shows it{pointer}"
     return None
 
 
