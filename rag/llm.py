@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -21,6 +24,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from rag.passage_cache import Mode, PassageStates, Piece, PromptReader, StateFiles, split_prompt
 from rag.settings import Settings
 
+log = logging.getLogger("llama.cpp")
+_log_callbacks: list = []  # the ctypes callback handed to llama.cpp: freed, it would crash the next message
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 STOP = ["<|im_end|>", "<|endoftext|>", "\nQUESTION:", "\nQuestion:"]
 
@@ -76,6 +81,7 @@ def _load_llama(model_path: str, context_tokens: int, threads: int, passage_cach
     """Load a GGUF once per process; every chatbot using it shares it (its lock and its passage states)."""
     from rag.sampling import Llama
 
+    _llama_cpp_output_to_log()
     try:
         llama = Llama(
             model_path=model_path,
@@ -93,6 +99,26 @@ def _load_llama(model_path: str, context_tokens: int, threads: int, passage_cach
     llama.generation_lock = threading.Lock()  # one context: one generation at a time
     llama.passage_states = PassageStates(passage_cache_bytes)
     return llama
+
+
+@lru_cache(maxsize=1)
+def _llama_cpp_output_to_log() -> None:
+    """llama.cpp's messages go to the ``llama.cpp`` logger at debug level (a failure reaches the user as one
+    ``ChatBackendError`` line), and llama-cpp-python's way of quieting a model's loading is turned off: it
+    points the process's stdout and stderr at /dev/null meanwhile, which swallowed what every other thread
+    printed then (a log line, an error message), so nothing could run beside a loading model."""
+    import llama_cpp
+    from llama_cpp import _internals
+    from llama_cpp import llama as llama_module
+
+    @llama_cpp.llama_log_callback
+    def to_log(level: int, text: bytes, user_data) -> None:
+        log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+    _log_callbacks.append(to_log)
+    llama_cpp.llama_log_set(to_log, ctypes.c_void_p(0))
+    for module in (llama_module, _internals):
+        module.suppress_stdout_stderr = lambda disable=True: contextlib.nullcontext()
 
 
 def _with_scratch_sequence(llama) -> None:

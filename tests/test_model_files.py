@@ -66,6 +66,35 @@ def test_cli_names_a_damaged_model_file_and_exits_with_2(corpus, tmp_path, trunc
     assert len(lines) == 1 and lines[0].startswith("rag: ") and str(truncated_gguf) in lines[0], result.stderr
 
 
+LOAD_WHILE_PRINTING = """
+import sys, threading, time
+from rag.llm import load_llama
+from rag.settings import Settings
+loading = threading.Thread(target=load_llama, args=(Settings(),))
+loading.start()
+printed = 0
+while loading.is_alive():
+    print(f"out {printed}", flush=True)
+    print(f"err {printed}", file=sys.stderr, flush=True)
+    printed += 1
+    time.sleep(0.02)
+print(printed, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_what_the_process_prints_while_the_chat_model_loads_is_kept():
+    """The chat model loads in a thread while the rest gets ready: a log line or an error message printed
+    meanwhile must reach the user."""
+    result = subprocess.run([sys.executable, "-c", LOAD_WHILE_PRINTING], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    *out, printed = result.stdout.splitlines()
+    assert int(printed) >= 10, "the model loaded too fast to test this"
+    assert out == [f"out {n}" for n in range(int(printed))]
+    assert result.stderr.splitlines() == [f"err {n}" for n in range(int(printed))]
+
+
 @pytest.fixture
 def packaged_in_parts(tmp_path, monkeypatch):
     """A model shipped as three part modules, like the packaged GGUFs; yields (model, its bytes)."""
