@@ -337,10 +337,12 @@ class Answerer:
         self._instructions_read = False
 
     def read_instructions(self) -> None:
-        """Have the chat model read the fixed instructions and examples once (kept in its cache)."""
-        if not self._instructions_read:
-            self.chat_model.warm_up(prompts.fixed_prefix(self.worked_examples))
-            self._instructions_read = True
+        """Have the chat model read the fixed instructions and examples once (kept in its cache); any other
+        LangChain chat model has nothing to read ahead."""
+        warm_up = getattr(self.chat_model, "warm_up", None)
+        if warm_up and not self._instructions_read:
+            warm_up(prompts.fixed_prefix(self.worked_examples))
+        self._instructions_read = True
 
     def stream(
         self, question: str, language: str, sources: list[Source], history: list[tuple[str, str]],

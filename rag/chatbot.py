@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -78,6 +79,8 @@ class Chatbot:
         self._index_checked = False
         self._answers = AnswerCache(self.settings.answer_cache_size)
         self._generation: tuple | None = None  # of the index records, when the word index was built
+        self._chat_model_loading: Future | None = None
+        self._chat_model_lock = threading.Lock()
 
     # Components are built on first use and kept for the life of the bot.
     @cached_property
@@ -114,16 +117,30 @@ class Chatbot:
         return Answerer(self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold)
 
     def warm_up(self) -> None:
-        """Load the models and fill the caches now, so that the first question is answered as fast as the next.
-
-        The chat model loads (and reads the fixed instructions) in a thread while
-        the store, the lexical index and the language detector get ready.
-        """
-        chat_model_ready = threading.Thread(target=lambda: self.answerer.read_instructions(), daemon=True)
-        chat_model_ready.start()
+        """Load the models and fill the caches now, so that the first question is answered as fast as the next."""
+        chat_model_ready = self.load_chat_model()
         detect_language("Qui a signé l'accord ?")  # loads the detector's language models
         self._retrieve("accord", "fr")  # loads the embedding model, builds the lexical index
-        chat_model_ready.join()
+        chat_model_ready.result()
+
+    def load_chat_model(self) -> Future:
+        """Start loading the chat model and having it read the fixed instructions, once, in a thread, so that
+        everything else gets ready meanwhile; the future's ``result()`` waits for it and raises its error.
+        A failed load is tried again at the next call."""
+        with self._chat_model_lock:
+            loading = self._chat_model_loading
+            if loading is None or (loading.done() and loading.exception() is not None):
+                loading = self._chat_model_loading = Future()
+
+                def load() -> None:
+                    try:
+                        self.answerer.read_instructions()
+                        loading.set_result(None)
+                    except BaseException as error:  # raised again where the model is needed
+                        loading.set_exception(error)
+
+                threading.Thread(target=load, name="chat-model-loading", daemon=True).start()
+            return loading
 
     # Indexing
     def index(self, progress: bool | None = None) -> IndexReport:
@@ -209,6 +226,7 @@ class Chatbot:
         started = time.perf_counter()
         question = self._check_question(question)
         history = self._capped_history(history)
+        chat_model_ready = self.load_chat_model()
         language = detect_language(question)
         sources = self._retrieve(self._search_query(question, history), language)
         key = (question, tuple(history), tuple((source.id, source.text) for source in sources))
@@ -216,6 +234,7 @@ class Chatbot:
             answer = replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)
             yield self._without_removed_passages(answer) if answer.answered else answer
             return
+        chat_model_ready.result()
         for answer in self.answerer.stream(question, language, sources, history, started=started):
             if answer.sources and answer.answered:
                 answer = self._without_removed_passages(answer)

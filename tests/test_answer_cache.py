@@ -1,5 +1,6 @@
-"""A question asked again over the same passages is answered from the cache; a changed passage is not."""
+"""What is kept between questions: an answer over the same passages; not one over a changed passage, nor a failed model load."""
 
+import pytest
 from conftest import scripted_bot
 
 SIGNED = "ANSWER: Karine Dognin-Sauze et Marty Walsh ont signé l'accord.\nQUOTE: C’est donc lors du bootcamp Big Booster"
@@ -35,3 +36,23 @@ def test_a_cached_answer_from_a_file_edited_since_is_not_given(corpus, tmp_path)
     article.write_text(article.read_text(encoding="utf-8") + "\nUn ajout.\n", encoding="utf-8")  # not re-indexed
     again = bot.ask("Qui a signé l'accord ?")
     assert not again.answered and again.check == "store" and len(model.sent) == 1
+
+
+def test_a_chat_model_that_failed_to_load_is_loaded_again_at_the_next_question(corpus, tmp_path):
+    """The chat model loads in a thread beside retrieval: its error reaches the caller, and is not kept."""
+    from rag.llm import ChatBackendError
+
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED, SIGNED)
+    loads = []
+
+    def warm_up(messages):
+        loads.append(messages)
+        if len(loads) == 1:
+            raise ChatBackendError("The chat model model.gguf cannot be loaded")
+
+    object.__setattr__(model, "warm_up", warm_up)
+    with pytest.raises(ChatBackendError, match="model.gguf"):
+        bot.ask("Qui a signé l'accord ?")
+    assert bot.ask("Qui a signé l'accord ?").text.startswith("Karine") and len(loads) == 2
+    bot.ask("Qui a signé l'accord ?", history=[("Bonjour", "Bonjour.")])
+    assert len(loads) == 2  # loaded once it worked
