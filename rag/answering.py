@@ -334,15 +334,12 @@ class Answerer:
         self.max_model_calls = max_model_calls
         self.worked_examples = worked_examples
         self.abstain_threshold = abstain_threshold
-        self._instructions_read = False
 
     def read_instructions(self) -> None:
-        """Have the chat model read the fixed instructions and examples once (kept in its cache); any other
-        LangChain chat model has nothing to read ahead."""
-        warm_up = getattr(self.chat_model, "warm_up", None)
-        if warm_up and not self._instructions_read:
+        """Have the chat model read the fixed instructions and examples (kept in its cache; ``Chatbot`` calls
+        this once); any other LangChain chat model has nothing to read ahead."""
+        if warm_up := getattr(self.chat_model, "warm_up", None):
             warm_up(prompts.fixed_prefix(self.worked_examples))
-        self._instructions_read = True
 
     def stream(
         self, question: str, language: str, sources: list[Source], history: list[tuple[str, str]],

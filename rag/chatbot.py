@@ -139,6 +139,8 @@ class Chatbot:
                     except BaseException as error:  # raised again where the model is needed
                         loading.set_exception(error)
 
+                # not a ThreadPoolExecutor: its threads are joined at exit, so a process failing meanwhile would
+                # not end until the load did
                 threading.Thread(target=load, name="chat-model-loading", daemon=True).start()
             return loading
 
