@@ -202,13 +202,17 @@ class LlamaCppChat(BaseChatModel):
     def warm_up(self, messages: list[BaseMessage]) -> None:
         """Read the fixed start of every prompt, ``messages`` up to their last (empty) human turn, into
         llama.cpp's state (or place it from ``state_files``): later prompts that start with it read only
-        the rest."""
+        the rest. Already there, it is left as it is, with the prompt read after it: an answer's reply reads
+        only what its probability of NONE did not."""
         marker = "\x00"
         text = self._prompt([*messages[:-1], HumanMessage(marker)])
         fixed_prefix = text[: text.index(marker)]
         tokens = self._tokenize(fixed_prefix)
         with self.llama.generation_lock:
             self.llama.fixed_prefix_text = fixed_prefix
+            in_state = self.llama.n_tokens >= len(tokens) and self.llama.input_ids[: len(tokens)].tolist() == tokens
+            if in_state and (self.state_files is None or self.state_files.has_prefix(tokens)):
+                return
             if self.state_files and self.state_files.load_prefix(self.llama, tokens):
                 return
             self._reader().read([Piece(tokens)])

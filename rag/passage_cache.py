@@ -265,6 +265,7 @@ class StateFiles:
         identity = f"{os.path.abspath(model_path)}|{model.st_size}|{model.st_mtime_ns}|{llama_cpp.__version__}"
         self.directory = Path(directory) / hashlib.sha256(identity.encode()).hexdigest()[:16]
         self.capacity_bytes = capacity_bytes
+        self._prefixes_tried: set[str] = set()
 
     def _path(self, name: str):
         return self.directory / f"{name}.state"
@@ -308,6 +309,12 @@ class StateFiles:
     def prefix_name(tokens: list[int]) -> str:
         return "prefix-" + hashlib.sha256(np.asarray(tokens, dtype=np.int32).tobytes()).hexdigest()[:32]
 
+    def has_prefix(self, tokens: list[int]) -> bool:
+        """Whether the state of ``tokens`` is stored, or this object tried to store it (a state too large for
+        the capacity, or a folder it cannot write, is not tried again at every question)."""
+        name = self.prefix_name(tokens)
+        return name in self._prefixes_tried or self._path(name).is_file()
+
     def load_prefix(self, llama, tokens: list[int]) -> bool:
         """Place the stored state of ``tokens`` as the whole of sequence 0; False when none is stored."""
         state = self.get(self.prefix_name(tokens))
@@ -325,4 +332,5 @@ class StateFiles:
 
     def save_prefix(self, llama, tokens: list[int]) -> None:
         """Store sequence 0's state, which must hold exactly ``tokens``."""
+        self._prefixes_tried.add(self.prefix_name(tokens))
         self.put(self.prefix_name(tokens), sequence_state(llama, 0))

@@ -175,3 +175,31 @@ def test_a_passage_state_stored_on_disk_serves_a_later_process_exactly(tmp_path)
     chat.warm_up(prompts.fixed_prefix())
     assert np.array_equal(_logits_after(chat, passages, question), full)
     assert (fresh.hits, fresh.misses) == (1, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("states_mb", [1024.0, 0.0], ids=["states-on-disk", "no-room-on-disk"])
+def test_an_answer_reads_its_prompt_once(tmp_path, states_mb):
+    """The probability of NONE reads the prompt (after the instructions); the reply after it reads none of it
+    again, whether or not the instructions' state could be stored on disk."""
+    from rag.answering import Answerer
+    from rag.llm import make_chat_model
+    from rag.retrieval import Source
+    from rag.settings import Settings
+
+    chat = make_chat_model(Settings(data_dir=tmp_path, llama_states_mb=states_mb))
+    answerer = Answerer(chat)
+    answerer.read_instructions()
+    sources = [Source("article.txt", text, 0.5) for text in article_paragraphs()[:3]]
+    context, decode = chat.llama._ctx, chat.llama._ctx.decode
+    read: list[int] = []
+    context.decode = lambda batch: read.append(batch.n_tokens()) or decode(batch)
+    try:
+        answer = list(answerer.stream("Qui a signé l'accord ?", "fr", sources, []))[-1]
+    finally:
+        del context.decode
+    messages = prompts.answer_messages([s.labelled for s in sources], "Qui a signé l'accord ?", "fr", [])
+    prompt = len(chat._tokenize(chat._prompt(messages) + "ANSWER:")) - len(chat._tokenize(chat.llama.fixed_prefix_text))
+    prompt_read = sum(n for n in read if n > 1)  # one token at a time: the reply being generated
+    assert answer.answered and answer.model_calls == 1
+    assert prompt_read <= prompt, f"{prompt_read} tokens read for a prompt of {prompt}: some were read twice"
