@@ -8,6 +8,7 @@ over ``--runs``. Prints the compiled CPU features (llama.cpp's system info),
 so a table says which build it measured.
 
     .venv/bin/python bench/bench_llama.py [--runs 5] [--model qwen2.5-coder-1.5b]
+    .venv/bin/python bench/bench_llama.py --prompt-tokens 440 --option flash_attn=true --option n_ubatch=128
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--gen-tokens", type=int, default=64)
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="NAME=VALUE",
+        help="a llama_cpp.Llama argument to compare (flash_attn=true, n_ubatch=128, type_k=8); the model is "
+        "then loaded with it instead of as the product loads it",
+    )
     args = parser.parse_args()
 
     import llama_cpp
@@ -35,7 +41,16 @@ def main() -> None:
     from rag.settings import Settings
 
     settings = Settings(llm_model=args.model)
-    llama = load_llama(settings)
+    if args.option:
+        from rag.packaged import resolve_gguf
+
+        options = {name: _value(value) for name, value in (option.split("=", 1) for option in args.option)}
+        llama = llama_cpp.Llama(
+            model_path=str(resolve_gguf(args.model, settings.model_cache_dir)), n_ctx=settings.llm_context_tokens,
+            n_batch=512, n_threads=settings.llm_threads, verbose=False, **options,
+        )
+    else:
+        llama = load_llama(settings)
     tokens = llama.tokenize(TEXT.encode("utf-8"))
     while len(tokens) < args.prompt_tokens:
         tokens += tokens
@@ -57,7 +72,8 @@ def main() -> None:
         gen_rates.append(args.gen_tokens / gen_seconds)
 
     features = compiled_cpu_features()
-    print(f"model {args.model}, {settings.llm_threads} threads, load average {load_average()}")
+    options = f", options {' '.join(args.option)}" if args.option else ""
+    print(f"model {args.model}, {settings.llm_threads} threads{options}, load average {load_average()}")
     print("compiled: " + ", ".join(sorted(name for name, on in features.items() if on)))
     print(markdown_table(
         ["measure", "median tokens/s", "min", "max", "runs"],
@@ -68,6 +84,11 @@ def main() -> None:
              f"{min(gen_rates[1:]):.1f}", f"{max(gen_rates[1:]):.1f}", args.runs],
         ],
     ))
+
+
+def _value(text: str):
+    """A command-line value as the Python value llama_cpp.Llama expects."""
+    return {"true": True, "false": False}.get(text.lower(), int(text) if text.lstrip("-").isdigit() else text)
 
 
 if __name__ == "__main__":
