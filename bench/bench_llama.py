@@ -72,8 +72,8 @@ def main() -> None:
         gen_rates.append(args.gen_tokens / gen_seconds)
 
     features = compiled_cpu_features()
-    options = f", options {' '.join(args.option)}" if args.option else ""
-    print(f"model {args.model}, {settings.llm_threads} threads{options}, load average {load_average()}")
+    compared = f", options {' '.join(args.option)}" if args.option else ""
+    print(f"model {args.model}, {settings.llm_threads} threads{compared}, load average {load_average()}")
     print("compiled: " + ", ".join(sorted(name for name, on in features.items() if on)))
     print(markdown_table(
         ["measure", "median tokens/s", "min", "max", "runs"],
