@@ -317,7 +317,11 @@ def test_watch_mode_follows_files_created_edited_moved_and_deleted(corpus, tmp_p
 
 def test_rag_index_watch_prints_a_line_per_run_and_stops_cleanly_on_ctrl_c(corpus, tmp_path):
     data = tmp_path / "data"
-    command = [sys.executable, "-m", "rag.cli", "index", "--watch", "--corpus", str(corpus), "--data", str(data)]
+    # -X faulthandler: a watcher that does not stop is made to print where each of its threads is.
+    command = [
+        sys.executable, "-X", "faulthandler", "-m", "rag.cli", "index", "--watch", "--corpus", str(corpus),
+        "--data", str(data),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -335,7 +339,12 @@ def test_rag_index_watch_prints_a_line_per_run_and_stops_cleanly_on_ctrl_c(corpu
         assert line.startswith("1 added, 0 updated, 0 deleted, 1 unchanged documents")
     finally:
         process.send_signal(signal.SIGINT)
-        returncode = process.wait(timeout=30)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            process.wait(timeout=30)
+            pytest.fail(f"rag index --watch did not stop within 30 s of Ctrl-C; its threads:\n{process.stderr.read()}")
     assert returncode == 130
     assert "Traceback" not in process.stderr.read()
 
