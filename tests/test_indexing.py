@@ -322,7 +322,13 @@ def test_rag_index_watch_prints_a_line_per_run_and_stops_cleanly_on_ctrl_c(corpu
         sys.executable, "-X", "faulthandler", "-m", "rag.cli", "index", "--watch", "--corpus", str(corpus),
         "--data", str(data),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Started as from a terminal, where Ctrl-C interrupts: a suite run in the background by a non-interactive
+    # shell ignores SIGINT, and a child would inherit that. A handler set here is reset to the default in the child.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     try:
