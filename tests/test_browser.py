@@ -153,7 +153,7 @@ def test_document_uploaded_in_the_panel_can_be_asked_about(page, tmp_path):
 
     page.locator("#upload input[type=file]").set_input_files(upload)
     page.get_by_role("button", name="Add to the corpus").click()
-    page.get_by_text("Wrong admin password").wait_for()
+    expect(page.locator("#documents-report")).to_contain_text("Nothing added: Wrong admin password", timeout=60_000)
     assert "Tramway" not in page.locator("#documents").inner_text()
 
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
@@ -179,16 +179,16 @@ def test_through_a_proxy_every_change_needs_the_password_and_works_with_it(brows
     proxied.get_by_label("Admin password").fill("not the password")
     proxied.locator("#upload input[type=file]").set_input_files(upload)
     proxied.get_by_role("button", name="Add to the corpus").click()
-    expect(report).to_contain_text("Wrong admin password", timeout=60_000)
+    expect(report).to_contain_text("Nothing added: Wrong admin password", timeout=60_000)
     proxied.get_by_role("button", name="Re-index the corpus").click()
-    expect(report).to_contain_text("Wrong admin password", timeout=60_000)
+    expect(report).to_contain_text("Not re-indexed: Wrong admin password", timeout=60_000)
     assert "proxy-note.txt" not in proxied.locator("#documents").inner_text()
 
     proxied.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     proxied.get_by_role("button", name="Add to the corpus").click()
     expect(proxied.locator("#documents")).to_contain_text("proxy-note.txt", timeout=60_000)
     proxied.get_by_role("button", name="Re-index the corpus").click()
-    expect(report).to_contain_text("Index updated", timeout=60_000)
+    expect(report).to_contain_text("Corpus re-indexed", timeout=60_000)
     proxied.locator("#delete-choice input").click()
     proxied.get_by_role("option", name="proxy-note.txt").click()
     proxied.get_by_role("button", name="Delete the document").click()
@@ -229,18 +229,19 @@ def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, o
     url, bot = open_app
     upload = tmp_path / "tram.txt"
     upload.write_text(NEW_DOCUMENT, encoding="utf-8")
-    refused = "allowed from this computer only"
+    refused = "Changing documents is allowed from this computer only"
 
     proxied = documents_panel(browser, url, extra_http_headers={"X-Forwarded-For": "203.0.113.7"})
+    report = proxied.locator("#documents-report")
     proxied.locator("#upload input[type=file]").set_input_files(upload)
     proxied.get_by_role("button", name="Add to the corpus").click()
-    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    expect(report).to_contain_text(f"Nothing added: {refused}", timeout=60_000)
     proxied.get_by_role("button", name="Re-index the corpus").click()
-    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    expect(report).to_contain_text(f"Not re-indexed: {refused}", timeout=60_000)
     proxied.locator("#delete-choice input").click()
     proxied.get_by_role("option", name="lyon-boston-accord.txt").click()
     proxied.get_by_role("button", name="Delete the document").click()
-    expect(proxied.locator("#documents-report")).to_contain_text(refused, timeout=60_000)
+    expect(report).to_contain_text(f"Nothing deleted: {refused}", timeout=60_000)
     assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
     proxied.close()
 

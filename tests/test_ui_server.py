@@ -142,7 +142,7 @@ def test_upload_delete_and_reindex_need_the_admin_password_even_from_this_comput
 
     assert "Deleted" in library.delete("note.txt", ADMIN_PASSWORD, PROXIED)
     assert "note.txt" not in [row[0] for row in library.rows()]
-    assert "Index updated" in library.reindex(ADMIN_PASSWORD, PROXIED)
+    assert "Corpus re-indexed" in library.reindex(ADMIN_PASSWORD, PROXIED)
 
 
 def test_wrong_passwords_are_slowed_then_locked_out_per_client():

@@ -121,7 +121,7 @@ class Library:
 
     def reindex(self, password: str | None, requester: Requester) -> str:
         self.check_access(password, requester)
-        return self._reindexed()
+        return f"Corpus re-indexed: {escape(self.index().summary())}."
 
     def _reindexed(self) -> str:
         return f"Index updated: {escape(self.index().summary())}."
@@ -205,26 +205,27 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
     def refreshed(message: str):
         return message, library.rows(), gr.Dropdown(choices=library.sources(), value=None), library.summary()
 
-    def run(action, *args):
-        """Run a panel action; whatever happens, show its outcome and the refreshed list."""
+    def run(not_done: str, action, *args):
+        """Run a panel action; whatever happens, show its outcome and the refreshed list. A refusal or a failure
+        starts with ``not_done``, so that the message says which action it answers."""
         try:
             message = action(*args)
         except (PermissionError, ValueError, FileNotFoundError) as error:
-            message = f"**Not done:** {escape(str(error))}"
+            message = f"**{not_done}:** {escape(str(error))}"
         except Exception as error:  # noqa: BLE001 - shown in the panel, not as a trace
             log.exception("Documents panel action failed")
-            message = f"**Failed:** {escape(f'{type(error).__name__}: {error}')}"
+            message = f"**{not_done}, it failed:** {escape(f'{type(error).__name__}: {error}')}"
         return refreshed(message)
 
     # Each change is authorised on the server, for the request that asks for it (gr.Request is injected).
     def reindex(given_password, request: gr.Request):
-        return run(library.reindex, given_password, Requester.of(request))
+        return run("Not re-indexed", library.reindex, given_password, Requester.of(request))
 
     def upload(chosen_files, given_password, replace_existing, request: gr.Request):
-        return run(library.upload, chosen_files, given_password, replace_existing, Requester.of(request))
+        return run("Nothing added", library.upload, chosen_files, given_password, replace_existing, Requester.of(request))
 
     def delete(source, given_password, request: gr.Request):
-        return run(library.delete, source, given_password, Requester.of(request))
+        return run("Nothing deleted", library.delete, source, given_password, Requester.of(request))
 
     outputs = [report, table, chosen, summary]
     private = {"outputs": outputs, "api_visibility": "private"}
