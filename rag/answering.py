@@ -442,7 +442,10 @@ class Answerer:
         if check.repair == "restate":
             request = prompts.restate_request(draft.language, check.name == "short", reason)
             restated = self._follow_up(draft.messages, draft.reply, request, options)
-            return replace(draft, text=restated or draft.text)
+            if not restated or self._repeats(restated, request, draft):
+                return draft
+            return replace(draft, text=restated)
+        request = None  # asked afresh, the model is sent no request it could repeat
         if check.repair == "without examples":
             messages = prompts.answer_messages(
                 [s.labelled for s in draft.sources], draft.question, draft.language, draft.history, examples=False
@@ -453,7 +456,17 @@ class Answerer:
             messages = prompts.follow_up_messages(draft.messages, draft.reply, request)
         reply = self.chat_model.invoke(messages, **options).content
         quote, text = grounding.split_reply(reply)
+        if text and request and self._repeats(text, request, draft):
+            return draft
         return replace(draft, reply=reply, text=text, quote=quote)
+
+    @staticmethod
+    def _repeats(text: str, request: str, draft: Draft) -> bool:
+        """A repair that answers with the words of its own request is no repair: the draft stays as it was."""
+        if grounding.repeats_request(text, request, f"{draft.evidence}\n{draft.text}"):
+            log.info("Repair dropped, it repeats the request: %r", text)
+            return True
+        return False
 
     def _follow_up(self, messages, reply: str, request: str, options: dict) -> str:
         """The first line (and the list items after it) of the model's answer to ``request``, asked after its ``reply`` (free text: only the

@@ -289,6 +289,16 @@ def shares_a_fact(text: str, other: str) -> bool:
     return bool(numbers_in(text) & numbers_in(other)) or any(stem(word) in stems for word in content_words(text))
 
 
+def repeats_request(text: str, request: str, known: str, run: int = 4) -> bool:
+    """Whether ``text`` repeats ``run`` consecutive words of ``request`` found nowhere in ``known``: a small model
+    asked to mend its answer sometimes answers with the request itself ("The answer is not in English.")."""
+    known_words = " " + " ".join(words(known)) + " "
+    request_words = " " + " ".join(words(request)) + " "
+    text_words = words(text)
+    stretches = (" " + " ".join(text_words[i : i + run]) + " " for i in range(len(text_words) - run + 1))
+    return any(stretch in request_words and stretch not in known_words for stretch in stretches)
+
+
 def copies_passage(answer: str, passages: list[str], min_words: int = 40) -> bool:
     """Whether ``answer`` is a long stretch of a passage copied out instead of an answer."""
     answer_words = words(answer)

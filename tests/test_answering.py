@@ -289,6 +289,22 @@ def test_untranslated_words_are_restated_as_a_whole_sentence():
     assert final.text == "The fields are robotics and biotechnology." and final.repairs[0].startswith("language:")
 
 
+def test_a_restatement_that_repeats_its_request_is_not_given_as_the_answer():
+    echo = "The answer is not in English."
+    final, sent, _ = answer([reply(SIGNED), echo], question="Who signed the agreement?", language="en")
+    assert "the answer is not in English" in sent[1][-1].content
+    assert final.answered and final.text == SIGNED  # the draft as first written, as for any failed restatement
+
+
+def test_a_new_answer_that_repeats_its_request_is_no_repair():
+    echo = reply("The question asks for a number and the answer gives none.")
+    final, sent, _ = answer(
+        [reply("L'intention de partenariat englobe des domaines d'action."), echo],
+        question="Combien de domaines d'action l'accord compte-t-il ?",
+    )
+    assert not final.answered and final.check == "type" and len(sent) == 2
+
+
 def test_a_restatement_that_invents_a_number_is_not_kept():
     english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
     invented = "Karine Dognin-Sauze et Marty Walsh ont signé l'accord en 2019."

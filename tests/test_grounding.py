@@ -97,6 +97,14 @@ def test_answers_that_only_say_the_passages_lack_it_are_refusals():
     assert not grounding.says_not_in_passages("Marty Walsh, the mayor of Boston, attended the signing.")
 
 
+def test_an_answer_repeating_its_request_is_told_from_one_repeating_the_passages():
+    request = "Your answer cannot be given: it only repeats the question; give the fact: «Le jury compte douze experts.»"
+    passages = "Le jury compte douze experts."
+    assert grounding.repeats_request("It only repeats the question.", request, passages)
+    assert not grounding.repeats_request("Oui : le jury compte douze experts.", request, passages)
+    assert not grounding.repeats_request("Le jury est composé d'experts.", request, passages)
+
+
 def test_supporting_passage_prefers_the_one_holding_the_answer():
     assert grounding.supporting_passage("Marty Walsh, maire de Boston", PASSAGES[0], PASSAGES) == 1
     assert grounding.supporting_passage("Big Booster", None, PASSAGES) == 0
