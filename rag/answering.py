@@ -64,6 +64,7 @@ class Draft:
     examples: str = ""  # the worked examples the model was shown
     messages: list[BaseMessage] = field(default_factory=list)  # the conversation the reply answers
     history: list[tuple[str, str]] = field(default_factory=list)
+    documents: dict[str, str] = field(default_factory=dict)  # the whole text of each source's document, by path
 
     @property
     def passages(self) -> list[str]:
@@ -127,12 +128,13 @@ def about_another_document(draft: Draft) -> str | None:
     """The question names something the passages know but the documents the answer comes from never mention.
 
     Those documents hold the passage that best supports each clause of the answer: a question about two
-    documents is answered from both.
+    documents is answered from both. Each is read whole: a name may be in a passage that was not retrieved.
     """
     titled = [s.labelled for s in draft.sources]
     supporting = {draft.sources[grounding.supporting_passage(clause, None, titled)].document for clause in grounding.clauses(draft.text)}
     supporting.add(draft.sources[draft.supporting].document)
-    cited = "\n".join(s.labelled for s in draft.sources if s.document in supporting)
+    whole = [draft.documents.get(document, "") for document in supporting]
+    cited = "\n".join([*(s.labelled for s in draft.sources if s.document in supporting), *whole])
     if missing := grounding.names_missing_from(draft.question, cited, "\n".join(titled)):
         return f"{', '.join(sorted(supporting))} never mention {', '.join(missing)}"
     return None
@@ -142,7 +144,7 @@ def facts_of_several_documents(draft: Draft) -> str | None:
     """A clause whose names and numbers no single document holds together: facts moved between documents."""
     by_document: dict[str, list[str]] = {}
     for source in draft.sources:
-        by_document.setdefault(source.document, []).append(source.labelled)
+        by_document.setdefault(source.document, [draft.documents.get(source.document, "")]).append(source.labelled)
     documents = ["\n".join(passages) for passages in by_document.values()]
     if mixed := grounding.facts_from_several_documents(draft.text, documents, draft.question):
         return f"no document holds together the facts of {' / '.join(repr(clause) for clause in mixed)}"
@@ -328,9 +330,12 @@ class Answerer:
 
     def __init__(
         self, chat_model: BaseChatModel, max_model_calls: int = 3, worked_examples: bool = True,
-        abstain_threshold: float = 0.5,
+        abstain_threshold: float = 0.5, document_text: Callable[[str], str] | None = None,
     ):
+        """``document_text`` gives a document's whole text by its path (the checks that speak of a document
+        read it whole); without it, a document is only its passages at hand."""
         self.chat_model = chat_model
+        self.document_text = document_text
         self.max_model_calls = max_model_calls
         self.worked_examples = worked_examples
         self.abstain_threshold = abstain_threshold
@@ -371,7 +376,8 @@ class Answerer:
         reply = yield from self._stream_reply(messages, options, language, evidence)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
-        draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history)
+        documents = {s.document: self.document_text(s.document) for s in sources} if self.document_text else {}
+        draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history, documents)
         final = self._checked(draft, self._reply_options(sources, yes_no=yes_no))
         final.no_answer_probability = probability
         return final

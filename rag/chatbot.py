@@ -114,7 +114,10 @@ class Chatbot:
     @cached_property
     def answerer(self) -> Answerer:
         settings = self.settings
-        return Answerer(self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold)
+        return Answerer(
+            self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold,
+            document_text=self.retriever.document_text,
+        )
 
     def warm_up(self) -> None:
         """Load the models and fill the caches now, so that the first question is answered as fast as the next."""

@@ -85,6 +85,11 @@ class LexicalIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: a line per index
+        self.documents: dict[str, str] = {}  # each document's passages as the chat model reads them, by path
+        for passage in passages:
+            text = labelled(passage.metadata.get("title", ""), without_instructions(passage.page_content))
+            source = passage.metadata.get("source", "")
+            self.documents[source] = f"{self.documents[source]}\n{text}" if source in self.documents else text
         self._by_language: dict[str, tuple[list[Document], object]] = {}
         for language in {p.metadata.get("language", "") for p in passages}:
             members = [p for p in passages if p.metadata.get("language", "") == language]
@@ -129,6 +134,10 @@ class HybridRetriever:
         if self._lexical is None:
             self.refresh()
         return self._lexical
+
+    def document_text(self, document: str) -> str:
+        """Every stored passage of ``document`` (a path relative to the corpus folder); "" if none is known."""
+        return self.lexical.documents.get(document, "")
 
     def _passage_naming_the_unfound(self, query: str, found: list[Document]) -> Document | None:
         """The passage (of any language) best matching the names of ``query`` that no ``found`` passage holds."""

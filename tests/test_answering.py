@@ -216,11 +216,30 @@ def test_an_answer_from_a_document_that_never_names_what_the_question_names_is_r
     assert not final.answered and final.check == "document" and "boston" in final.reason
 
 
+def test_a_document_is_read_whole_to_tell_whether_it_names_what_the_question_names():
+    budget = reply("Le budget est de 4,1 milliards d'euros pour 2024.", "Le conseil de la Métropole de Lyon")
+    question = "Quel est le budget de l'accord avec Boston ?"
+    whole = {BUDGET.document: BUDGET.labelled + "\nUne part finance l'accord avec Boston."}
+    final, _, _ = answer([budget], question=question, document_text=lambda path: whole.get(path, ""))
+    assert final.answered and final.sources[0] is BUDGET, final.reason  # another passage of it names Boston
+    final, _, _ = answer([budget], question=question, document_text=lambda path: BUDGET.labelled)
+    assert not final.answered and final.check == "document" and "boston" in final.reason
+
+
 def test_facts_of_two_documents_put_together_are_answered_again_then_refused():
     moved = reply("Le budget de Karine Dognin-Sauze est de 4,1 milliards d'euros.")  # the budget note's figure
     final, sent, _ = answer([moved, moved])
     assert not final.answered and final.check == "mixed" and final.repairs[0].startswith("mixed:")
     assert "no document holds together" in sent[1][-1].content
+
+
+def test_facts_that_another_passage_of_the_same_document_holds_together_are_not_moved():
+    budget = reply("Karine Dognin-Sauze présente le budget de 4,1 milliards d'euros.", "Le conseil de la Métropole de Lyon")
+    whole = {BUDGET.document: BUDGET.labelled + "\nKarine Dognin-Sauze présente ce budget de 4,1 milliards d'euros."}
+    final, _, _ = answer([budget], question="Qui présente le budget ?", document_text=lambda path: whole.get(path, ""))
+    assert final.answered and final.repairs == [], final.reason
+    final, _, _ = answer([budget, budget], question="Qui présente le budget ?")
+    assert final.check == "mixed"
 
 
 def test_facts_of_two_documents_in_two_clauses_are_an_answer_from_both():

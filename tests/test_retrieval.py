@@ -45,3 +45,11 @@ def test_a_passage_of_nothing_but_orders_to_ai_is_never_a_source(bot):
         sources = bot.retrieve(question)
         assert "notice.txt" not in [source.document for source in sources]
         assert all("PWNED" not in source.text for source in sources)
+
+
+def test_a_document_is_read_whole_from_its_stored_passages_without_orders_to_ai(bot):
+    bot.retrieve("Quel est le budget annuel de Lyon ?")
+    assert "410 millions" in bot.retriever.document_text("budget-lyon.txt")
+    assert "410" not in bot.retriever.document_text("budget-grenoble.txt")
+    assert "PWNED" not in bot.retriever.document_text("notice.txt")
+    assert bot.retriever.document_text("nowhere.txt") == ""
