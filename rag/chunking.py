@@ -16,6 +16,9 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 LIST_ITEM = re.compile(r"^\s*([•\-*–·▪●]|\d+[.)])\s+")
 # The last separator, "", cuts text that has no other (a base64 blob, a PDF extraction without spaces).
 SENTENCE_SEPARATORS = ["\n", ". ", "! ", "? ", "; ", ": ", ", ", " ", ""]
+# A heading is a line of at most this many characters that does not end as a sentence does.
+MAX_HEADING_CHARS = 80
+SENTENCE_END = re.compile(r"[.!?:;,…»\"”)]$")
 # Longest title put before a passage where it is used (embedding, prompt): a page's <title> can be any length.
 MAX_TITLE_CHARS = 150
 
@@ -68,19 +71,41 @@ def split_text(text: str, chunk_size: int, chunk_min: int) -> list[tuple[int, st
 
 
 def _blocks(text: str) -> list[tuple[int, str]]:
-    """Paragraphs, with each list glued to the paragraph that introduces it."""
+    """Paragraphs, each section heading starting one, with each list glued to the paragraph that introduces it."""
     blocks: list[tuple[int, str]] = []
     for match in re.finditer(r"[^\n](?:.|\n(?!\s*\n))*", text):
-        raw = match.group()
-        paragraph = raw.strip()
-        if not paragraph:
-            continue
-        start = match.start() + len(raw) - len(raw.lstrip())
-        if blocks and LIST_ITEM.match(paragraph) and _introduces_list(blocks[-1][1]):
-            blocks[-1] = (blocks[-1][0], text[blocks[-1][0] : start + len(paragraph)])
-        else:
-            blocks.append((start, paragraph))
+        for start, paragraph in _sections(match.start(), match.group()):
+            if blocks and LIST_ITEM.match(paragraph) and _introduces_list(blocks[-1][1]):
+                blocks[-1] = (blocks[-1][0], text[blocks[-1][0] : start + len(paragraph)])
+            else:
+                blocks.append((start, paragraph))
     return blocks
+
+
+def _sections(start: int, raw: str) -> list[tuple[int, str]]:
+    """``raw`` (found at ``start``) cut before each heading line that follows a line of text.
+
+    A PDF or a DOCX often separates its sections by single line breaks only: without this cut, a section's
+    heading ("Économie et innovation") ends the previous section's passage instead of opening its own.
+    """
+    lines = raw.split("\n")
+    offsets = [sum(len(line) + 1 for line in lines[:number]) for number in range(len(lines))]
+    cuts = [0]
+    for number in range(1, len(lines) - 1):
+        if _is_heading(lines[number]) and not _is_heading(lines[number - 1]) and lines[number + 1].strip():
+            cuts.append(offsets[number])
+    sections = []
+    for begin, end in zip(cuts, [*cuts[1:], len(raw)]):
+        part = raw[begin:end]
+        if part.strip():
+            sections.append((start + begin + len(part) - len(part.lstrip()), part.strip()))
+    return sections
+
+
+def _is_heading(line: str) -> bool:
+    """A short line that is neither a list item nor ends like a sentence or an introduction."""
+    line = line.strip()
+    return 0 < len(line) <= MAX_HEADING_CHARS and not LIST_ITEM.match(line) and not SENTENCE_END.search(line)
 
 
 def _introduces_list(block: str) -> bool:

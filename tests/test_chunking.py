@@ -35,3 +35,26 @@ def test_offsets_point_at_the_passage_text(paragraphs):
     text = "\n\n".join(paragraphs)
     for start, passage in split_text(text, 200, 50):
         assert text[start : start + len(passage)] == passage
+
+
+def test_a_section_heading_opens_its_passage_when_only_line_breaks_separate_sections():
+    """As a PDF's text comes: sections separated by single line breaks, each under a short heading."""
+    sections = {
+        "Investissement": "Les dépenses d'investissement atteignent 1,15 milliard d'euros, surtout pour le tramway. " * 3,
+        "Économie et innovation": "Le budget consacré à l'innovation s'élève à 48 millions d'euros. Il se répartit en deux lignes :\n"
+        "• 15 millions d'euros pour les start-up ;\n• 12 millions d'euros pour la recherche.",
+        "Dette et fiscalité": "L'encours de la dette s'établit à 2,1 milliards d'euros, sans hausse des taux d'impôt. " * 2,
+    }
+    text = "\n".join(f"{heading}\n{body}" for heading, body in sections.items())
+    passages = [passage for _, passage in split_text(text, 300, 80)]
+    for heading, body in sections.items():
+        holding = [passage for passage in passages if body.split(".")[0] in passage]
+        assert len(holding) == 1 and holding[0].startswith(heading), passages
+    assert not any(passage.rstrip().endswith(("Économie et innovation", "Dette et fiscalité")) for passage in passages)
+
+
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=120), max_size=12))
+def test_offsets_point_at_the_passage_text_across_single_line_breaks(lines):
+    text = "\n".join(lines)
+    for start, passage in split_text(text, 200, 50):
+        assert text[start : start + len(passage)] == passage
