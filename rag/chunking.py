@@ -9,6 +9,7 @@ became its own passage.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -89,7 +90,7 @@ def _sections(start: int, raw: str) -> list[tuple[int, str]]:
     heading ("Économie et innovation") ends the previous section's passage instead of opening its own.
     """
     lines = raw.split("\n")
-    offsets = [sum(len(line) + 1 for line in lines[:number]) for number in range(len(lines))]
+    offsets = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
     cuts = [0]
     for number in range(1, len(lines) - 1):
         if _is_heading(lines[number]) and not _is_heading(lines[number - 1]) and lines[number + 1].strip():
