@@ -376,7 +376,8 @@ class Answerer:
         reply = yield from self._stream_reply(messages, options, language, evidence)
         quote, text = grounding.split_reply(reply)
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
-        documents = {s.document: self.document_text(s.document) for s in sources} if self.document_text else {}
+        paths = {s.document for s in sources} if self.document_text else set()
+        documents = {path: self.document_text(path) for path in paths}
         draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history, documents)
         final = self._checked(draft, self._reply_options(sources, yes_no=yes_no))
         final.no_answer_probability = probability

@@ -91,9 +91,10 @@ def _sections(start: int, raw: str) -> list[tuple[int, str]]:
     """
     lines = raw.split("\n")
     offsets = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+    headings = [_is_heading(line) for line in lines]
     cuts = [0]
     for number in range(1, len(lines) - 1):
-        if _is_heading(lines[number]) and not _is_heading(lines[number - 1]) and lines[number + 1].strip():
+        if headings[number] and not headings[number - 1] and lines[number + 1].strip():
             cuts.append(offsets[number])
     sections = []
     for begin, end in zip(cuts, [*cuts[1:], len(raw)]):

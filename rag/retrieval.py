@@ -74,6 +74,11 @@ def readable(document: Document) -> bool:
     return bool(without_instructions(document.page_content))
 
 
+def as_read(document: Document) -> str:
+    """A stored passage as the chat model reads it: under its title, orders to AI readers left out."""
+    return labelled(document.metadata.get("title", ""), without_instructions(document.page_content))
+
+
 def tokenize(text: str) -> list[str]:
     return [word for word in re.findall(r"\w+", normalise(text)) if len(word) > 1 and word not in STOPWORDS]
 
@@ -85,11 +90,9 @@ class LexicalIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: a line per index
-        self.documents: dict[str, str] = {}  # each document's passages as the chat model reads them, by path
+        self.by_document: dict[str, list[Document]] = {}  # each document's stored passages, by path
         for passage in passages:
-            text = labelled(passage.metadata.get("title", ""), without_instructions(passage.page_content))
-            source = passage.metadata.get("source", "")
-            self.documents[source] = f"{self.documents[source]}\n{text}" if source in self.documents else text
+            self.by_document.setdefault(passage.metadata.get("source", ""), []).append(passage)
         self._by_language: dict[str, tuple[list[Document], object]] = {}
         for language in {p.metadata.get("language", "") for p in passages}:
             members = [p for p in passages if p.metadata.get("language", "") == language]
@@ -137,11 +140,11 @@ class HybridRetriever:
 
     def document_text(self, document: str) -> str:
         """Every stored passage of ``document`` (a path relative to the corpus folder); "" if none is known."""
-        return self.lexical.documents.get(document, "")
+        return "\n".join(as_read(passage) for passage in self.lexical.by_document.get(document, []))
 
     def _passage_naming_the_unfound(self, query: str, found: list[Document]) -> Document | None:
         """The passage (of any language) best matching the names of ``query`` that no ``found`` passage holds."""
-        texts = [labelled(doc.metadata.get("title", ""), without_instructions(doc.page_content)) for doc in found]
+        texts = [as_read(doc) for doc in found]
         names = {token for name in NAME_INSIDE_SENTENCE.findall(query) for token in tokenize(name)}
         if not found or not (unfound := sorted(names - set(tokenize("\n".join(texts))))):
             return None
