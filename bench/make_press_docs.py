@@ -2,14 +2,14 @@
 
     python3 -m venv /tmp/docgen && /tmp/docgen/bin/pip install fpdf2 python-docx pypdf
     /tmp/docgen/bin/python bench/make_press_docs.py          # writes the .pdf and .docx into eval/press/
-    /tmp/docgen/bin/python bench/make_press_docs.py --check  # validates eval/press-tune.jsonl and eval/press-check.jsonl
+    /tmp/docgen/bin/python bench/make_press_docs.py --check  # validates eval/press-tune.jsonl, press-check.jsonl, press-names.jsonl
 
 The PDF is set in DejaVu Sans (a Unicode TrueType font, so that French accents survive text extraction);
 the script fails if it cannot find the font. The other documents of eval/press/ are plain files written by
 hand or symlinks to corpus/ and eval/corpus/. All people, organisations and figures in the new documents
 are fictional.
 
---check: every line of both question files parses and has the expected fields, ids are unique across the
+--check: every line of the question files parses and has the expected fields, ids are unique across the
 two files, every regex compiles, every answerable question has at least one `must` group that matches the
 normalised text of one of its documents (the citation check of `rag eval`), no `must` group of an
 answerable question matches the bot's refusal sentences, and no `mustnot` group matches the text of the
@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESS = ROOT / "eval" / "press"
-QUESTION_FILES = [ROOT / "eval" / "press-tune.jsonl", ROOT / "eval" / "press-check.jsonl"]
+QUESTION_FILES = [ROOT / "eval" / name for name in ("press-tune.jsonl", "press-check.jsonl", "press-names.jsonl")]
 FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
 FIXED_DATE = datetime.datetime(2025, 2, 3, 9, 0, tzinfo=datetime.timezone.utc)
 
