@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from rag import grounding, prompts
-from rag.language import detect_language, foreign_words, is_yes_no_question
+from rag.language import detect_language, foreign_words, is_word_of, is_yes_no_question
 from rag.retrieval import Source, tokenize
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,15 @@ class Draft:
     messages: list[BaseMessage] = field(default_factory=list)  # the conversation the reply answers
     history: list[tuple[str, str]] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)  # the whole text of each source's document, by path
+    embed: Callable[[list[str]], list[list[float]]] | None = None  # the multilingual embedding, for words
 
     @property
     def passages(self) -> list[str]:
         return [source.text for source in self.sources]
+
+    def document(self, path: str) -> str:
+        """The whole text of the document at ``path``, or its passages at hand when it was not read whole."""
+        return self.documents.get(path) or "\n".join(s.labelled for s in self.sources if s.document == path)
 
     @property
     def supporting(self) -> int:
@@ -82,6 +88,10 @@ MIN_ANSWER_WORDS = 4  # a shorter answer (a bare name) has no language one can t
 MAX_BORROWED_WORDS = 3  # words of the worked examples (and of no passage) that show an example was copied
 MAX_UNTRANSLATED_WORDS = 0  # words copied from passages in the other language, left untranslated
 MIN_ITEMS_NAMED = 0.5  # share of a quoted list's items an answer names
+# Cosine of a word and its translation in the multilingual embedding, measured with the default one (USE:
+# Mayor/maire 0.74, City/ville 0.87, Committee/comité 0.96; two cities' names 0.37 to 0.51, but Montréal/Québec
+# 0.73, hence names are left out); another embedding model spreads its cosines otherwise and needs its own value.
+MIN_TRANSLATION_SIMILARITY = 0.7
 
 
 def model_found_no_answer(draft: Draft) -> str | None:
@@ -128,27 +138,52 @@ def about_another_document(draft: Draft) -> str | None:
     """The question names something the passages know but the documents the answer comes from never mention.
 
     Those documents hold the passage that best supports each clause of the answer: a question about two
-    documents is answered from both. Each is read whole: a name may be in a passage that was not retrieved.
+    documents is answered from both. Each is read whole: a name may be in a passage that was not retrieved,
+    or translated, in a document of the other language ("Deputy Mayor" is "adjointe au maire").
     """
     titled = [s.labelled for s in draft.sources]
     supporting = {draft.sources[grounding.supporting_passage(clause, None, titled)].document for clause in grounding.clauses(draft.text)}
     supporting.add(draft.sources[draft.supporting].document)
-    whole = [draft.documents.get(document, "") for document in supporting]
-    cited = "\n".join([*(s.labelled for s in draft.sources if s.document in supporting), *whole])
-    if missing := grounding.names_missing_from(draft.question, cited, "\n".join(titled)):
-        return f"{', '.join(sorted(supporting))} never mention {', '.join(missing)}"
+    cited = "\n".join([*(s.labelled for s in draft.sources if s.document in supporting), *map(draft.document, supporting)])
+    missing = set(grounding.names_missing_from(draft.question, cited, "\n".join(titled)))
+    for document in supporting:
+        missing -= translated_in(draft, document, missing, draft.question)
+    if missing:
+        return f"{', '.join(sorted(supporting))} never mention {', '.join(sorted(missing))}"
     return None
 
 
 def facts_of_several_documents(draft: Draft) -> str | None:
-    """A clause whose names and numbers no single document holds together: facts moved between documents."""
-    by_document: dict[str, list[str]] = {}
-    for source in draft.sources:
-        by_document.setdefault(source.document, [draft.documents.get(source.document, "")]).append(source.labelled)
-    documents = ["\n".join(passages) for passages in by_document.values()]
+    """A clause whose names and numbers no single document holds together: facts moved between documents.
+    A document of the other language holds the answer's words it holds translated."""
+    names = grounding.names_in(draft.text)
+    documents = []
+    for document in dict.fromkeys(source.document for source in draft.sources):
+        text = draft.document(document)
+        translated = translated_in(draft, document, names - set(grounding.words(text)), draft.text)
+        documents.append("\n".join([text, *translated]))
     if mixed := grounding.facts_from_several_documents(draft.text, documents, draft.question):
         return f"no document holds together the facts of {' / '.join(repr(clause) for clause in mixed)}"
     return None
+
+
+def translated_in(draft: Draft, document: str, names: set[str], written_in: str) -> set[str]:
+    """Those of ``names`` (normalised words of ``written_in``, in the draft's language) that ``document``, when it
+    is in the other language, holds translated: each is a word of the draft's language (names of places and
+    people are not: "Boston", "Montréal" stay as they are) and a word of the document is that close to it in the
+    multilingual embedding space. Needs the embedding; without it, nothing is taken as translated."""
+    languages = {source.language for source in draft.sources if source.document == document}
+    if not names or draft.embed is None or draft.language in languages:
+        return set()
+    written = {grounding.normalise(word): word for word in re.findall(r"\w+", written_in)}
+    asked = [word for word in (written.get(name, name) for name in sorted(names)) if is_word_of(word, draft.language)]
+    candidates = sorted(set(re.findall(r"[^\W\d_]{3,}", draft.document(document)))) if asked else []
+    if not candidates:
+        return set()
+    vectors = np.array(draft.embed([*asked, *candidates]))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    closest = (vectors[: len(asked)] @ vectors[len(asked) :].T).max(axis=1)
+    return {grounding.normalise(word) for word, similarity in zip(asked, closest) if similarity >= MIN_TRANSLATION_SIMILARITY}
 
 
 def uses_the_examples(draft: Draft) -> str | None:
@@ -331,11 +366,14 @@ class Answerer:
     def __init__(
         self, chat_model: BaseChatModel, max_model_calls: int = 3, worked_examples: bool = True,
         abstain_threshold: float = 0.5, document_text: Callable[[str], str] | None = None,
+        embed_words: Callable[[list[str]], list[list[float]]] | None = None,
     ):
         """``document_text`` gives a document's whole text by its path (the checks that speak of a document
-        read it whole); without it, a document is only its passages at hand."""
+        read it whole); without it, a document is only its passages at hand. ``embed_words`` (the multilingual
+        embedding) lets them find a word of the question translated in a document; without it, they do not."""
         self.chat_model = chat_model
         self.document_text = document_text
+        self.embed_words = embed_words
         self.max_model_calls = max_model_calls
         self.worked_examples = worked_examples
         self.abstain_threshold = abstain_threshold
@@ -378,7 +416,9 @@ class Answerer:
         examples = prompts.EXAMPLES_TEXT if self.worked_examples else ""
         paths = {s.document for s in sources} if self.document_text else set()
         documents = {path: self.document_text(path) for path in paths}
-        draft = Draft(question, language, sources, evidence, reply, text, quote, examples, messages, history, documents)
+        draft = Draft(
+            question, language, sources, evidence, reply, text, quote, examples, messages, history, documents, self.embed_words
+        )
         final = self._checked(draft, self._reply_options(sources, yes_no=yes_no))
         final.no_answer_probability = probability
         return final

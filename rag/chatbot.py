@@ -116,7 +116,7 @@ class Chatbot:
         settings = self.settings
         return Answerer(
             self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold,
-            document_text=self.retriever.document_text,
+            document_text=self.retriever.document_text, embed_words=self.embeddings.embed_documents,
         )
 
     def warm_up(self) -> None:

@@ -85,3 +85,12 @@ def foreign_words(text: str, language: str, other_language_text: str) -> list[st
     copied = set(re.findall(r"\w{6,}", other_language_text.lower()))
     candidates = {word for word in re.findall(r"\w{6,}", NAME_INSIDE_SENTENCE.sub(" ", text)) if word in copied}
     return sorted(word for word in candidates if _detector().compute_language_confidence(word, other) > FOREIGN_WORD_CONFIDENCE)
+
+
+def is_word_of(word: str, language: str) -> bool:
+    """Whether ``word`` alone is confidently a word of ``language`` ("Mayor", "Committee" are English; "Boston",
+    "Montréal", "Strasbourg" are not: names are not translated)."""
+    from lingua import Language
+
+    target = Language.FRENCH if language == "fr" else Language.ENGLISH
+    return _detector().compute_language_confidence(word, target) > FOREIGN_WORD_CONFIDENCE

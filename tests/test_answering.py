@@ -4,6 +4,7 @@ The scripted model (conftest.ScriptedChat) replies what each test says, in order
 was sent; no model is loaded, so these run in milliseconds.
 """
 
+import pytest
 from langchain_core.messages import AIMessage
 
 from conftest import ScriptedChat
@@ -246,6 +247,61 @@ def test_facts_of_two_documents_in_two_clauses_are_an_answer_from_both():
     both = reply("Karine Dognin-Sauze a signé l'accord; la Métropole de Lyon a un budget de 4,1 milliards d'euros.")
     final, _, _ = answer([both], question="Qui a signé l'accord et quel est le budget de la Métropole ?")
     assert final.answered, final.reason
+
+
+REVIEW = Source(
+    document="bordeaux-quebec-bilan.md", title="Entente Bordeaux–Québec : un premier bilan", language="fr", score=0.7,
+    id="r1", text="Le bilan a été présenté par Claudine Roy, adjointe au maire de Bordeaux, et par Mathieu Gagnon.",
+)
+MAYORS_OFFICE = Source(
+    document="boston-sister-cities.md", title="Boston's international partnerships", language="en", score=0.4,
+    id="s1", text="The program is run by the Mayor's Office. Strasbourg is one of Boston's sister cities.",
+)
+RESIDENCY = Source(
+    document="montreal-passerelle-programme.md", title="Passerelle", language="en", score=0.7, id="p1",
+    text="Residents spend six months in Montréal. Selection is made by a joint committee of six members.",
+)
+STEERING = Source(
+    document="grenoble-montreal-accord.txt", title="Grenoble et Montréal", language="fr", score=0.5, id="g1",
+    text="Un comité de pilotage se réunira une fois par an.",
+)
+
+
+@pytest.fixture(scope="module")
+def embed_words():
+    """The default multilingual embedding (real, packaged), as ``Chatbot`` gives it to the answering checks."""
+    from rag.embeddings import UniversalSentenceEncoderEmbeddings
+
+    return UniversalSentenceEncoderEmbeddings(threads=1).embed_documents
+
+
+def test_a_word_of_the_question_held_translated_in_the_answers_document_is_mentioned(embed_words):
+    """"Deputy Mayor" in an English question, "adjointe au maire" in the French document that answers."""
+    question = "With whom did the Bordeaux Deputy Mayor present the review?"
+    gagnon = reply("She presented it with Mathieu Gagnon.", "Le bilan a été présenté par Claudine Roy")
+    final, _, _ = answer([gagnon], question=question, language="en", sources=[REVIEW, MAYORS_OFFICE], embed_words=embed_words)
+    assert final.answered and final.sources[0] is REVIEW, final.reason
+    final, _, _ = answer([gagnon], question=question, language="en", sources=[REVIEW, MAYORS_OFFICE])
+    assert not final.answered and final.check == "document" and "mayor" in final.reason  # without the embedding
+
+
+def test_a_name_of_a_place_is_not_taken_as_translated(embed_words):
+    """Names stay as they are in every language: the review of the Bordeaux–Québec accord never mentions
+    Montréal, however close the two cities' names are in the embedding space."""
+    question = "Who presented the review in Montréal?"
+    roy = reply("Claudine Roy and Mathieu Gagnon presented the review.", "Le bilan a été présenté par Claudine Roy")
+    final, _, _ = answer([roy], question=question, language="en", sources=[REVIEW, RESIDENCY], embed_words=embed_words)
+    assert not final.answered and final.check == "document" and "montreal" in final.reason
+
+
+def test_facts_held_together_by_a_document_of_the_other_language_in_translation_are_not_moved(embed_words):
+    """"Le Comité … six membres" from the English "a joint committee of six members": one document holds both."""
+    six = reply("Le Comité de sélection compte six membres.", "Selection is made by a joint committee")
+    question = "Combien de membres compte le comité de sélection ?"
+    final, _, _ = answer([six], question=question, sources=[RESIDENCY, STEERING], embed_words=embed_words)
+    assert final.answered and final.repairs == [], final.reason
+    final, _, _ = answer([six, six], question=question, sources=[RESIDENCY, STEERING])
+    assert not final.answered and final.check == "mixed"  # without the embedding
 
 
 def test_an_answer_lifted_from_the_worked_examples_is_asked_again_without_them():
