@@ -144,7 +144,7 @@ def about_another_document(draft: Draft) -> str | None:
     titled = [s.labelled for s in draft.sources]
     supporting = {draft.sources[grounding.supporting_passage(clause, None, titled)].document for clause in grounding.clauses(draft.text)}
     supporting.add(draft.sources[draft.supporting].document)
-    cited = "\n".join([*(s.labelled for s in draft.sources if s.document in supporting), *map(draft.document, supporting)])
+    cited = "\n".join(map(draft.document, supporting))
     missing = set(grounding.names_missing_from(draft.question, cited, "\n".join(titled)))
     for document in supporting:
         missing -= translated_in(draft, document, missing, draft.question)

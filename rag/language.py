@@ -79,12 +79,10 @@ def foreign_words(text: str, language: str, other_language_text: str) -> list[st
     An English answer drawn from French passages that keeps "robotique" needs
     a rewrite; shared words ("innovation", "culture") and names do not count.
     """
-    from lingua import Language
-
-    other = Language.FRENCH if language == "en" else Language.ENGLISH
+    other = "fr" if language == "en" else "en"
     copied = set(re.findall(r"\w{6,}", other_language_text.lower()))
     candidates = {word for word in re.findall(r"\w{6,}", NAME_INSIDE_SENTENCE.sub(" ", text)) if word in copied}
-    return sorted(word for word in candidates if _detector().compute_language_confidence(word, other) > FOREIGN_WORD_CONFIDENCE)
+    return sorted(word for word in candidates if is_word_of(word, other))
 
 
 def is_word_of(word: str, language: str) -> bool:
