@@ -10,12 +10,14 @@ hand or symlinks to corpus/ and eval/corpus/. All people, organisations and figu
 are fictional.
 
 --check: every line of the question files parses and has the expected fields, ids are unique across the
-two files, every regex compiles, every answerable question has at least one `must` group that matches the
+files, every regex compiles, every answerable question has at least one `must` group that matches the
 normalised text of one of its documents (the citation check of `rag eval`), no `must` group of an
 answerable question matches the bot's refusal sentences, and no `mustnot` group matches the text of the
-question's own answer document. It prints the number of questions per category (the third part of the
-id: p-<lang>-<category>-<slug>), per language and cross-lingual, for each file. Each question's `docs` field
-lists the documents that hold its answer (for a trap: the document it is close to); `rag eval` ignores it.
+question's own answer document. It prints notes (a `must` group no document matches, a `mustnot` group its
+own document matches; for the held-out check part only their count) and the number of questions per
+category (the third part of the id: p-<lang>-<category>-<slug>), per language and cross-lingual, for each
+file. Each question's `docs` field lists the documents that hold its answer (for a trap: the document it is
+close to); `rag eval` ignores it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PRESS = ROOT / "eval" / "press"
 QUESTION_FILES = [ROOT / "eval" / name for name in ("press-tune.jsonl", "press-check.jsonl", "press-names.jsonl")]
+HELD_OUT = {"press-check.jsonl"}  # its notes are counted, not shown: they would tell its questions' answers
 FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
 FIXED_DATE = datetime.datetime(2025, 2, 3, 9, 0, tzinfo=datetime.timezone.utc)
 
@@ -231,6 +234,7 @@ def check() -> int:
         categories: Counter = Counter()
         langs: Counter = Counter()
         cross = answerable = followups = 0
+        notes: list[str] = []
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         for number, line in enumerate(lines, start=1):
             where = f"{path.name}:{number}"
@@ -295,18 +299,21 @@ def check() -> int:
                 problems.append(f"{where}: {qid}: no must group matches the normalised text of {docs}")
             for group in must:
                 if not any(re.search(normalise(p), text, re.I) for p in group for text in normalised.values()):
-                    print(f"  note {qid}: group {group} matches no document (answer wording only)")
+                    notes.append(f"  note {qid}: group {group} matches no document (answer wording only)")
                 for refusal in REFUSALS:
                     if any(re.search(p, refusal, re.I) for p in group):
                         problems.append(f"{where}: {qid}: must group {group} matches the refusal {refusal!r}")
             for group in q.get("mustnot", []):
                 if any(re.search(normalise(p), text, re.I) for p in group for text in pool) and len(docs) == 1:
-                    print(f"  note {qid}: mustnot group {group} matches its own document {docs}")
+                    notes.append(f"  note {qid}: mustnot group {group} matches its own document {docs}")
+        if path.name in HELD_OUT:
+            notes = [f"  {len(notes)} notes (held out: not shown)"] if notes else []
         total = sum(categories.values())
         print(f"\n{path.relative_to(ROOT)}: {total} questions, {answerable} answerable, {total - answerable} unanswerable, "
               f"fr {langs['fr']} / en {langs['en']}, cross-lingual {cross} ({100 * cross / max(total, 1):.0f} %), "
               f"follow-ups {followups}")
         print("  " + ", ".join(f"{name} {count}" for name, count in sorted(categories.items())))
+        print("\n".join(notes), end="\n" if notes else "")
     if problems:
         print("\nPROBLEMS:\n" + "\n".join(problems))
         return 1
