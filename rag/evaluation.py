@@ -42,6 +42,7 @@ class Result:
     citation_hit: bool | None  # answerable questions only
     sources: list[str]
     seconds: float
+    quote: str | None = None  # the sentence the answer cites
     check: str | None = None  # the check that refused the answer
     reason: str | None = None
     repairs: list[str] = field(default_factory=list)
@@ -163,6 +164,7 @@ def judge(question: Question, answer) -> Result:
         citation_hit=citation_hit,
         sources=[s.document for s in answer.sources] if answer.answered else [],
         seconds=round(answer.seconds, 2),
+        quote=answer.quote,
         check=answer.check,
         reason=answer.reason,
         repairs=list(answer.repairs),
