@@ -90,7 +90,7 @@ MAX_UNTRANSLATED_WORDS = 0  # words copied from passages in the other language, 
 MIN_ITEMS_NAMED = 0.5  # share of a quoted list's items an answer names
 # Cosine of a word and its translation in the multilingual embedding, measured with the default one (USE:
 # Mayor/maire 0.74, City/ville 0.87, Committee/comité 0.96; two cities' names 0.37 to 0.51, but Montréal/Québec
-# 0.73, hence names are left out); another embedding model spreads its cosines otherwise and needs its own value.
+# 0.73, hence names are left out); embeddings.TELLS_TRANSLATIONS lists the models it holds for.
 MIN_TRANSLATION_SIMILARITY = 0.7
 
 

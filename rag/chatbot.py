@@ -113,10 +113,12 @@ class Chatbot:
 
     @cached_property
     def answerer(self) -> Answerer:
+        from rag.embeddings import word_translations
+
         settings = self.settings
         return Answerer(
             self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold,
-            document_text=self.retriever.document_text, embed_words=self.embeddings.embed_documents,
+            document_text=self.retriever.document_text, embed_words=word_translations(settings, self.embeddings),
         )
 
     def warm_up(self) -> None:

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 
 from langchain_core.embeddings import Embeddings
 
 from rag.settings import Settings
 
 BATCH = 64
+
+# Embeddings whose cosine tells a word's translation from a merely related word at the answer checks' threshold
+# (answering.MIN_TRANSLATION_SIMILARITY), as measured: USE puts Mayor/maire at 0.74, Mayor/président at 0.50.
+# multilingual-e5-small puts related words at 0.81-0.97 (Mayor/président 0.90 above Deputy/adjointe 0.86).
+TELLS_TRANSLATIONS = frozenset({"use-multilingual"})
 
 
 class UniversalSentenceEncoderEmbeddings(Embeddings):
@@ -83,6 +89,12 @@ def sentence_transformers_embeddings(settings: Settings) -> Embeddings:
         encode_kwargs={**encode_common, **({"prompt": document_prompt} if document_prompt else {})},
         query_encode_kwargs={**encode_common, **({"prompt": query_prompt} if query_prompt else {})},
     )
+
+
+def word_translations(settings: Settings, embeddings: Embeddings) -> Callable[[list[str]], list[list[float]]] | None:
+    """The embedding the answer checks may use to find a word translated in a document, or None for a model
+    that cannot tell a translation from a related word: a word then counts only as written."""
+    return embeddings.embed_documents if settings.embedding_model in TELLS_TRANSLATIONS else None
 
 
 def make_embeddings(settings: Settings) -> Embeddings:

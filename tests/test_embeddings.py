@@ -35,3 +35,21 @@ def test_default_embeddings_are_cross_lingual():
         ["Le maire de Boston a signé l'accord.", "The mayor of Boston signed the agreement.", "Recette de la tarte aux pommes."]
     )
     assert np.dot(french, english) > np.dot(french, unrelated) + 0.3
+
+
+def test_words_are_matched_to_their_translations_only_with_an_embedding_that_tells_them_apart():
+    """USE puts a word's translation above the checks' threshold and a merely related word below it; a model
+    not measured so is not used for words (e5-small puts Mayor nearer président than Deputy adjointe)."""
+    from rag.answering import MIN_TRANSLATION_SIMILARITY
+    from rag.embeddings import UniversalSentenceEncoderEmbeddings, word_translations
+    from rag.settings import Settings
+
+    embeddings = UniversalSentenceEncoderEmbeddings(threads=1)
+    assert word_translations(Settings(embedding_model="e5-small"), embeddings) is None
+    assert word_translations(Settings(embedding_model="intfloat/multilingual-e5-base"), embeddings) is None
+    embed = word_translations(Settings(), embeddings)
+    vectors = np.array(embed(["Mayor", "maire", "président", "Committee", "comité", "ville"]))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    (mayor, maire, president, committee, comite, ville) = vectors
+    assert mayor @ maire >= MIN_TRANSLATION_SIMILARITY and committee @ comite >= MIN_TRANSLATION_SIMILARITY
+    assert mayor @ president < MIN_TRANSLATION_SIMILARITY and committee @ ville < MIN_TRANSLATION_SIMILARITY
