@@ -313,7 +313,8 @@ def check() -> int:
               f"fr {langs['fr']} / en {langs['en']}, cross-lingual {cross} ({100 * cross / max(total, 1):.0f} %), "
               f"follow-ups {followups}")
         print("  " + ", ".join(f"{name} {count}" for name, count in sorted(categories.items())))
-        print("\n".join(notes), end="\n" if notes else "")
+        for note in notes:
+            print(note)
     if problems:
         print("\nPROBLEMS:\n" + "\n".join(problems))
         return 1

@@ -47,7 +47,7 @@ def test_words_are_matched_to_their_translations_only_with_an_embedding_that_tel
     embeddings = UniversalSentenceEncoderEmbeddings(threads=1)
     assert word_translations(Settings(embedding_model="e5-small"), embeddings) is None
     assert word_translations(Settings(embedding_model="intfloat/multilingual-e5-base"), embeddings) is None
-    embed = word_translations(Settings(), embeddings)
+    embed = word_translations(Settings(embedding_model="use-multilingual"), embeddings)
     vectors = np.array(embed(["Mayor", "maire", "président", "Committee", "comité", "ville"]))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     (mayor, maire, president, committee, comite, ville) = vectors

@@ -6,13 +6,13 @@ import pytest
 
 from rag.answering import Answer
 from rag.evaluation import EvalReport, Question, judge, load_questions
+from rag.grounding import REFUSALS
 from rag.retrieval import Source
 
 ACCORD = Source("lyon-boston-accord.txt", "L'accord a été signé par Karine Dognin-Sauze et Marty Walsh.", 0.8, language="fr")
 BUDGET = Source("metropole-budget-2024.txt", "Le budget 2024 est de 4,1 milliards d'euros.", 0.5, language="fr")
 WHO = Question("who", "fr", "Qui a signé l'accord ?", True, must=[["dognin"], ["walsh"]])
 TRAP = Question("trap", "en", "Who signed the Lyon–Montréal accord?", False, mustnot=[["walsh"]])
-REFUSAL = {"fr": "Les documents ne le disent pas.", "en": "The documents do not say."}
 
 
 def answered(text, language="fr", sources=(ACCORD, BUDGET), quote=None):
@@ -20,7 +20,7 @@ def answered(text, language="fr", sources=(ACCORD, BUDGET), quote=None):
 
 
 def refused(language, check="no-answer"):
-    return Answer(REFUSAL[language], language, False, [ACCORD], check=check, reason="nothing found")
+    return Answer(REFUSALS[language], language, False, [ACCORD], check=check, reason="nothing found")
 
 
 def test_a_right_answer_citing_its_passage_passes_with_its_quote():
