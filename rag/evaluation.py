@@ -9,6 +9,7 @@ appear) and ``history`` (earlier ``[question, answer]`` turns).
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -183,6 +184,49 @@ def evaluate(bot, questions: list[Question], on_result=None) -> EvalReport:
     return EvalReport(results)
 
 
+def interval(right: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's 95 % interval for a share of ``total`` questions: what the set can tell apart. On 37 questions,
+    26 right is anything from 54 % to 83 %, so a change of one or two answers says nothing on its own."""
+    if total == 0:
+        return 0.0, 1.0
+    share = right / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class Comparison:
+    """Two runs of one question set: the questions that went from fail to pass and back, and whether the
+    difference could be chance."""
+
+    gained: list[str]  # ids failed before, passed after
+    lost: list[str]  # ids passed before, failed after
+    changed_answers: int  # answers whose text differs
+    common: int  # questions in both runs
+
+    @property
+    def p_value(self) -> float:
+        """Exact two-sided sign test on the questions that changed (McNemar's test for paired runs): the
+        chance of a split at least this uneven if each change were a coin toss."""
+        changes = len(self.gained) + len(self.lost)
+        fewer = min(len(self.gained), len(self.lost))
+        tail = sum(math.comb(changes, k) for k in range(fewer + 1)) / 2**changes
+        return min(1.0, 2 * tail)
+
+
+def compare(before: list[dict], after: list[dict]) -> Comparison:
+    """Pair the results of two runs (``rag eval --json``'s ``results``) by question id."""
+    earlier = {result["id"]: result for result in before}
+    paired = [(earlier[result["id"]], result) for result in after if result["id"] in earlier]
+    return Comparison(
+        gained=[new["id"] for old, new in paired if new["passed"] and not old["passed"]],
+        lost=[new["id"] for old, new in paired if old["passed"] and not new["passed"]],
+        changed_answers=sum(old["answer"] != new["answer"] for old, new in paired),
+        common=len(paired),
+    )
+
+
 def format_result(r: Result) -> str:
     status = "PASS" if r.passed else "FAIL"
     detail = "" if r.passed else "  <- " + "; ".join(r.reasons)
@@ -194,7 +238,10 @@ def format_result(r: Result) -> str:
 def format_summary(report: EvalReport) -> str:
     lines = []
     for key, value in report.to_dict()["summary"].items():
-        shown = f"{value[0]}/{value[1]}" if isinstance(value, tuple) else value
+        shown = value
+        if isinstance(value, tuple):
+            low, high = interval(*value)
+            shown = f"{value[0]}/{value[1]} ({value[0] / max(value[1], 1):.0%}, 95 % interval {low:.0%}–{high:.0%})"
         lines.append(f"{key.replace('_', ' ')}: {shown}")
     lines.append("check: refused (of them answerable) / repairs asked")
     for name, row in report.check_table().items():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rag.answering import Answer
-from rag.evaluation import EvalReport, Question, judge, load_questions
+from rag.evaluation import EvalReport, Question, compare, format_summary, interval, judge, load_questions
 from rag.grounding import REFUSALS
 from rag.retrieval import Source
 
@@ -70,3 +70,32 @@ def test_a_malformed_question_line_is_named_by_its_line_number(tmp_path):
     path.write_text(json.dumps({"id": "a", "lang": "fr", "q": "Qui ?", "answerable": True}) + "\n\n{\"id\": \"b\"}\n")
     with pytest.raises(ValueError, match="line 3"):
         load_questions(path)
+
+
+def test_a_share_is_reported_with_the_interval_its_number_of_questions_allows():
+    low, high = interval(26, 37)
+    assert round(low, 2) == 0.54 and round(high, 2) == 0.83  # Wilson's interval, as tabulated
+    assert interval(9, 9)[1] == 1.0 and interval(9, 9)[0] < 0.8  # nine right of nine still allows 70 %
+    assert interval(0, 0) == (0.0, 1.0)
+    report = EvalReport([judge(WHO, answered("Karine Dognin-Sauze et Marty Walsh ont signé l'accord."))])
+    assert "answerable correct: 1/1 (100%, 95 % interval 21%–100%)" in format_summary(report)
+
+
+def result(id, passed, answer="…"):
+    return {"id": id, "passed": passed, "answer": answer}
+
+
+def test_two_runs_are_paired_by_question_and_an_even_split_of_changes_is_chance():
+    before = [result("a", True), result("b", False), result("c", True), result("gone", True)]
+    after = [result("a", False, "other"), result("b", True, "other"), result("c", True), result("new", False)]
+    comparison = compare(before, after)
+    assert comparison.gained == ["b"] and comparison.lost == ["a"]
+    assert comparison.changed_answers == 2 and comparison.common == 3
+    assert comparison.p_value == 1.0
+
+
+def test_six_questions_lost_and_none_gained_is_unlikely_to_be_chance_and_three_are_not():
+    before = [result(str(i), True) for i in range(6)]
+    assert compare(before, [result(str(i), False) for i in range(6)]).p_value == 2 / 64
+    assert compare(before[:3], [result(str(i), False) for i in range(3)]).p_value == 0.25
+    assert compare(before, before).p_value == 1.0  # nothing changed
