@@ -184,15 +184,27 @@ def evaluate(bot, questions: list[Question], on_result=None) -> EvalReport:
     return EvalReport(results)
 
 
-def interval(right: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson's 95 % interval for a share of ``total`` questions: what the set can tell apart. On 37 questions,
-    26 right is anything from 54 % to 83 %, so a change of one or two answers says nothing on its own."""
+Z_95 = 1.96  # the normal quantile of a two-sided 95 % interval
+
+
+def interval(right: int, total: int) -> tuple[float, float]:
+    """Wilson's 95 % interval for a share of ``total`` questions: the true rates its count is consistent with.
+    26 right of 37 is consistent with 54 % to 83 %. (Two runs of one set are compared by ``compare``, which
+    pairs them by question: sharper than setting their intervals side by side.)"""
     if total == 0:
         return 0.0, 1.0
-    share = right / total
-    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    share, z2 = right / total, Z_95 * Z_95
+    centre = (share + z2 / (2 * total)) / (1 + z2 / total)
+    half = Z_95 * math.sqrt(share * (1 - share) / total + z2 / (4 * total * total)) / (1 + z2 / total)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def format_share(right: int, total: int) -> str:
+    """``26/37 (70 %, 95 % interval 54–83 %)``."""
+    if total == 0:
+        return "0/0 (no questions)"
+    low, high = interval(right, total)
+    return f"{right}/{total} ({right / total:.0%}, 95 % interval {low:.0%}–{high:.0%})"
 
 
 @dataclass
@@ -203,7 +215,7 @@ class Comparison:
     gained: list[str]  # ids failed before, passed after
     lost: list[str]  # ids passed before, failed after
     changed_answers: int  # answers whose text differs
-    common: int  # questions in both runs
+    questions: int
 
     @property
     def p_value(self) -> float:
@@ -216,14 +228,26 @@ class Comparison:
 
 
 def compare(before: list[dict], after: list[dict]) -> Comparison:
-    """Pair the results of two runs (``rag eval --json``'s ``results``) by question id."""
+    """Pair the results of two runs of one question set (``rag eval --json``'s ``results``) by question id."""
     earlier = {result["id"]: result for result in before}
-    paired = [(earlier[result["id"]], result) for result in after if result["id"] in earlier]
+    if set(earlier) != {result["id"] for result in after} or len(earlier) != len(after):
+        raise ValueError(f"the runs are not of one question set ({len(before)} and {len(after)} questions, other ids)")
+    paired = [(earlier[result["id"]], result) for result in after]
     return Comparison(
         gained=[new["id"] for old, new in paired if new["passed"] and not old["passed"]],
         lost=[new["id"] for old, new in paired if old["passed"] and not new["passed"]],
         changed_answers=sum(old["answer"] != new["answer"] for old, new in paired),
-        common=len(paired),
+        questions=len(paired),
+    )
+
+
+def pool(comparisons: list[Comparison]) -> Comparison:
+    """Several sets' comparisons as one: their changed questions are independent, so they add up."""
+    return Comparison(
+        gained=[id for comparison in comparisons for id in comparison.gained],
+        lost=[id for comparison in comparisons for id in comparison.lost],
+        changed_answers=sum(comparison.changed_answers for comparison in comparisons),
+        questions=sum(comparison.questions for comparison in comparisons),
     )
 
 
@@ -238,10 +262,7 @@ def format_result(r: Result) -> str:
 def format_summary(report: EvalReport) -> str:
     lines = []
     for key, value in report.to_dict()["summary"].items():
-        shown = value
-        if isinstance(value, tuple):
-            low, high = interval(*value)
-            shown = f"{value[0]}/{value[1]} ({value[0] / max(value[1], 1):.0%}, 95 % interval {low:.0%}–{high:.0%})"
+        shown = format_share(*value) if isinstance(value, tuple) else value
         lines.append(f"{key.replace('_', ' ')}: {shown}")
     lines.append("check: refused (of them answerable) / repairs asked")
     for name, row in report.check_table().items():

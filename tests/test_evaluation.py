@@ -5,7 +5,9 @@ import json
 import pytest
 
 from rag.answering import Answer
-from rag.evaluation import EvalReport, Question, compare, format_summary, interval, judge, load_questions
+from rag.evaluation import (
+    Comparison, EvalReport, Question, compare, format_summary, interval, judge, load_questions, pool,
+)
 from rag.grounding import REFUSALS
 from rag.retrieval import Source
 
@@ -75,10 +77,12 @@ def test_a_malformed_question_line_is_named_by_its_line_number(tmp_path):
 def test_a_share_is_reported_with_the_interval_its_number_of_questions_allows():
     low, high = interval(26, 37)
     assert round(low, 2) == 0.54 and round(high, 2) == 0.83  # Wilson's interval, as tabulated
-    assert interval(9, 9)[1] == 1.0 and interval(9, 9)[0] < 0.8  # nine right of nine still allows 70 %
+    assert round(interval(9, 9)[0], 2) == 0.70 and interval(9, 9)[1] == 1.0  # nine of nine: still 70 % or more
     assert interval(0, 0) == (0.0, 1.0)
     report = EvalReport([judge(WHO, answered("Karine Dognin-Sauze et Marty Walsh ont signé l'accord."))])
-    assert "answerable correct: 1/1 (100%, 95 % interval 21%–100%)" in format_summary(report)
+    summary = format_summary(report)
+    assert "answerable correct: 1/1 (100%, 95 % interval 21%–100%)" in summary
+    assert "unanswerable refused: 0/0 (no questions)" in summary
 
 
 def result(id, passed, answer="…"):
@@ -86,16 +90,29 @@ def result(id, passed, answer="…"):
 
 
 def test_two_runs_are_paired_by_question_and_an_even_split_of_changes_is_chance():
-    before = [result("a", True), result("b", False), result("c", True), result("gone", True)]
-    after = [result("a", False, "other"), result("b", True, "other"), result("c", True), result("new", False)]
+    before = [result("a", True), result("b", False), result("c", True)]
+    after = [result("c", True), result("b", True, "other"), result("a", False, "other")]
     comparison = compare(before, after)
     assert comparison.gained == ["b"] and comparison.lost == ["a"]
-    assert comparison.changed_answers == 2 and comparison.common == 3
+    assert comparison.changed_answers == 2 and comparison.questions == 3
     assert comparison.p_value == 1.0
 
 
-def test_six_questions_lost_and_none_gained_is_unlikely_to_be_chance_and_three_are_not():
-    before = [result(str(i), True) for i in range(6)]
-    assert compare(before, [result(str(i), False) for i in range(6)]).p_value == 2 / 64
-    assert compare(before[:3], [result(str(i), False) for i in range(3)]).p_value == 0.25
-    assert compare(before, before).p_value == 1.0  # nothing changed
+def test_runs_of_different_question_sets_are_not_compared():
+    with pytest.raises(ValueError, match="not of one question set"):
+        compare([result("a", True), result("b", True)], [result("a", True), result("c", True)])
+
+
+def test_the_sign_test_sums_every_split_at_least_as_uneven():
+    assert Comparison([], [str(i) for i in range(6)], 6, 6).p_value == 2 / 64  # six lost, none gained
+    assert Comparison(["g"], ["l"] * 7, 8, 8).p_value == 2 * (1 + 8) / 256  # one gained, seven lost
+    assert Comparison(["g"] * 2, ["l"] * 6, 8, 8).p_value == 2 * (1 + 8 + 28) / 256
+    assert Comparison([], ["l"] * 3, 3, 3).p_value == 0.25
+    assert Comparison([], [], 0, 3).p_value == 1.0  # nothing changed
+
+
+def test_comparisons_of_several_sets_pool_their_changed_questions():
+    pooled = pool([Comparison(["a"], ["b", "c"], 3, 10), Comparison([], ["d", "e", "f"], 4, 20)])
+    assert pooled.gained == ["a"] and pooled.lost == ["b", "c", "d", "e", "f"]
+    assert pooled.changed_answers == 7 and pooled.questions == 30
+    assert pooled.p_value == 2 * (1 + 6) / 64
