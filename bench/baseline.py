@@ -42,6 +42,7 @@ class BaselineRAG:
         )
         self.chat_model = make_chat_model(settings)
         documents = [load_file(path, path.relative_to(corpus_dir).as_posix()) for path in corpus_files(corpus_dir)]
+        self.languages = {document.metadata["source"]: document.metadata["language"] for document in documents}
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         self.store.add_documents(splitter.split_documents(documents))
 

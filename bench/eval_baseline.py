@@ -27,7 +27,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as data:
         baseline = BaselineRAG(args.corpus, Path(data))
-        report = evaluate(baseline, load_questions(args.questions), on_result=lambda r: print(format_result(r), flush=True))
+        report = evaluate(
+            baseline, load_questions(args.questions), on_result=lambda r: print(format_result(r), flush=True),
+            languages=baseline.languages,
+        )
     print(format_summary(report))
     print(f"load average: {load_average()}")
     if args.json:

@@ -118,8 +118,12 @@ def run_eval(args) -> int:
 
     bot = _chatbot(args)
     questions = load_questions(args.questions)
+    bot.index()  # the corpus as it is now; each document's language sorts the results
+    languages = {document.source: document.language for document in bot.documents()}
     progress = sys.stderr if args.json else sys.stdout
-    report = evaluate(bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True))
+    report = evaluate(
+        bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True), languages=languages
+    )
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else "\n" + format_summary(report))
     return 0
 

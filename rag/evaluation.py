@@ -3,7 +3,8 @@
 Question format (JSONL, one object a line): ``id``, ``lang`` ("fr"/"en"),
 ``q``, ``answerable``, ``must`` (groups of regex alternatives that must all
 appear in a correct answer), optional ``mustnot`` (groups that must not
-appear) and ``history`` (earlier ``[question, answer]`` turns).
+appear), ``history`` (earlier ``[question, answer]`` turns) and ``docs`` (the
+documents that hold the answer).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Question:
     must: list[list[str]] = field(default_factory=list)
     mustnot: list[list[str]] = field(default_factory=list)
     history: list[tuple[str, str]] = field(default_factory=list)
+    docs: list[str] = field(default_factory=list)  # the documents that hold the answer
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Result:
     repairs: list[str] = field(default_factory=list)
     model_calls: int = 0
     no_answer_probability: float | None = None
+    documents_language: str = ""  # of the documents holding the answer: "fr", "en", "en+fr"; "" if unknown
 
 
 @dataclass
@@ -80,6 +83,7 @@ class EvalReport:
                 "most_model_calls": max((r.model_calls for r in self.results), default=0),
             },
             "checks": self.check_table(),
+            "by_language": self.by_language(),
             "results": [asdict(r) for r in self.results],
         }
 
@@ -98,6 +102,22 @@ class EvalReport:
                 table.setdefault(name, {"refused": 0, "wrong_refusals": 0, "repairs": 0})["repairs"] += 1
         return dict(sorted(table.items()))
 
+    def by_language(self) -> dict[str, tuple[int, int]]:
+        """Answerable questions right, by the question's language and that of the documents holding the answer:
+        a bilingual corpus is answered better in some directions than in others."""
+        groups: dict[str, list[Result]] = {}
+        for r in self.results:
+            if r.answerable and r.documents_language:
+                groups.setdefault(f"{r.lang} question, {r.documents_language} documents", []).append(r)
+        return {label: (sum(r.passed for r in chosen), len(chosen)) for label, chosen in sorted(groups.items())}
+
+
+def documents_language(question: Question, languages: dict[str, str]) -> str:
+    """The language(s) of the documents the question names, or of every document where it names none;
+    ``languages`` maps each indexed document's path to its language."""
+    named = question.docs or list(languages)
+    return "+".join(sorted({languages[path] for path in named if languages.get(path)}))
+
 
 def load_questions(path: Path) -> list[Question]:
     questions = []
@@ -115,6 +135,7 @@ def load_questions(path: Path) -> list[Question]:
                     must=data.get("must", []),
                     mustnot=data.get("mustnot", []),
                     history=[tuple(turn) for turn in data.get("history", [])],
+                    docs=data.get("docs", []),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as error:
@@ -131,7 +152,7 @@ def holds_evidence(group: list[str], passage: str) -> bool:
     return _matches([normalise(pattern) for pattern in group], normalise(passage))
 
 
-def judge(question: Question, answer) -> Result:
+def judge(question: Question, answer, documents_language: str = "") -> Result:
     """Pass/fail for one answer, with the reasons it failed."""
     reasons = []
     language_ok = detect_language(answer.text) == question.lang
@@ -171,14 +192,17 @@ def judge(question: Question, answer) -> Result:
         repairs=list(answer.repairs),
         model_calls=answer.model_calls,
         no_answer_probability=answer.no_answer_probability,
+        documents_language=documents_language,
     )
 
 
-def evaluate(bot, questions: list[Question], on_result=None) -> EvalReport:
-    """Ask every question; ``on_result`` is called with each result as it comes."""
+def evaluate(bot, questions: list[Question], on_result=None, languages: dict[str, str] | None = None) -> EvalReport:
+    """Ask every question; ``on_result`` is called with each result as it comes. ``languages`` (each
+    document's path to its language) sorts the results by language (``EvalReport.by_language``)."""
     results = []
     for question in questions:
-        results.append(judge(question, bot.ask(question.q, history=question.history)))
+        answer = bot.ask(question.q, history=question.history)
+        results.append(judge(question, answer, documents_language(question, languages or {})))
         if on_result:
             on_result(results[-1])
     return EvalReport(results)
@@ -267,4 +291,7 @@ def format_summary(report: EvalReport) -> str:
     lines.append("check: refused (of them answerable) / repairs asked")
     for name, row in report.check_table().items():
         lines.append(f"  {name}: {row['refused']} ({row['wrong_refusals']}) / {row['repairs']}")
+    if by_language := report.by_language():
+        lines.append("answerable correct by language")
+        lines += [f"  {label}: {format_share(*share)}" for label, share in by_language.items()]
     return "\n".join(lines)

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
+from conftest import repo_file
 from rag.answering import Answer
 from rag.evaluation import (
-    Comparison, EvalReport, Question, compare, format_summary, interval, judge, load_questions, pool,
+    Comparison, EvalReport, Question, compare, documents_language, evaluate, format_summary, interval, judge,
+    load_questions, pool,
 )
 from rag.grounding import REFUSALS
 from rag.retrieval import Source
@@ -65,6 +67,45 @@ def test_refusals_of_answerable_questions_are_counted_as_wrong_in_the_checks_tab
     }
     summary = report.to_dict()["summary"]
     assert summary["answerable_correct"] == (0, 1) and summary["unanswerable_refused"] == (2, 2)
+
+
+class ScriptedBot:
+    """Answers each question with the answer scripted for it."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def ask(self, question, history=None):
+        return self.answers[question]
+
+
+def test_answerable_questions_are_counted_by_their_language_and_that_of_the_answer_documents():
+    languages = {"lyon-boston-accord.txt": "fr", "boston-sister-cities.md": "en"}
+    where = Question("where", "en", "Where was the accord signed?", True, must=[["boston"]], docs=["lyon-boston-accord.txt"])
+    both = Question("both", "en", "Who signed, and since when is Boston twinned?", True, must=[["walsh"]],
+                    docs=["lyon-boston-accord.txt", "boston-sister-cities.md"])
+    qui = Question("qui", "fr", "Qui a signé l'accord ?", True, must=[["walsh"]])  # no docs: every document
+    bot = ScriptedBot({
+        where.q: answered("It was signed in Boston.", language="en"),
+        both.q: answered("Karine Dognin-Sauze signed it.", language="en"),
+        qui.q: answered("Marty Walsh a signé l'accord."),
+        TRAP.q: refused("en"),
+    })
+    report = evaluate(bot, [where, both, qui, TRAP], languages=languages)
+    assert [r.documents_language for r in report.results] == ["fr", "en+fr", "en+fr", "en+fr"]
+    assert report.by_language() == {
+        "en question, en+fr documents": (0, 1), "en question, fr documents": (1, 1), "fr question, en+fr documents": (1, 1),
+    }
+    assert "  en question, fr documents: 1/1 (100%, 95 % interval 21%–100%)" in format_summary(report).splitlines()
+    assert report.to_dict()["by_language"]["en question, en+fr documents"] == (0, 1)
+    assert load_questions(repo_file("eval/press-tune.jsonl"))[0].docs == ["big-booster-2025-call.docx"]
+
+
+def test_documents_unknown_to_the_index_give_no_language():
+    question = Question("gone", "fr", "Qui ?", True, docs=["deleted.txt"])
+    assert documents_language(question, {"lyon-boston-accord.txt": "fr"}) == ""
+    assert EvalReport([judge(question, refused("fr"), "")]).by_language() == {}
+    assert "by language" not in format_summary(EvalReport([judge(question, refused("fr"), "")]))
 
 
 def test_a_malformed_question_line_is_named_by_its_line_number(tmp_path):

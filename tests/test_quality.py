@@ -40,7 +40,9 @@ SETS = [
 @pytest.mark.parametrize("name, questions, corpus", SETS, ids=[name for name, _, _ in SETS])
 def test_question_set_stays_above_its_quality_floors(name, questions, corpus, tmp_path):
     bot = Chatbot(corpus_dir=REPO / corpus, data_dir=tmp_path / "data")
-    report = evaluate(bot, load_questions(repo_file(questions))).to_dict()
+    bot.index(progress=False)
+    languages = {document.source: document.language for document in bot.documents()}
+    report = evaluate(bot, load_questions(repo_file(questions)), languages=languages).to_dict()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"eval-{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     summary = report["summary"]
