@@ -114,15 +114,15 @@ def _why(answer) -> str:
 
 
 def run_eval(args) -> int:
-    from rag.evaluation import evaluate, format_result, format_summary, load_questions
+    from rag.evaluation import document_languages, evaluate, format_result, format_summary, load_questions
 
     bot = _chatbot(args)
     questions = load_questions(args.questions)
-    bot.index()  # the corpus as it is now; each document's language sorts the results
-    languages = {document.source: document.language for document in bot.documents()}
     progress = sys.stderr if args.json else sys.stdout
+    print(f"Index: {bot.index().summary()}", file=progress, flush=True)  # the corpus as it is now, as `rag index`
     report = evaluate(
-        bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True), languages=languages
+        bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True),
+        languages=document_languages(bot.documents()),
     )
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else "\n" + format_summary(report))
     return 0

@@ -102,21 +102,33 @@ class EvalReport:
                 table.setdefault(name, {"refused": 0, "wrong_refusals": 0, "repairs": 0})["repairs"] += 1
         return dict(sorted(table.items()))
 
-    def by_language(self) -> dict[str, tuple[int, int]]:
-        """Answerable questions right, by the question's language and that of the documents holding the answer:
-        a bilingual corpus is answered better in some directions than in others."""
-        groups: dict[str, list[Result]] = {}
-        for r in self.results:
-            if r.answerable and r.documents_language:
-                groups.setdefault(f"{r.lang} question, {r.documents_language} documents", []).append(r)
-        return {label: (sum(r.passed for r in chosen), len(chosen)) for label, chosen in sorted(groups.items())}
+    def by_language(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """Answerable questions right, by the question's language, then that of the documents holding the answer
+        ("" where not known): a bilingual corpus is answered better in some directions than in others. Empty
+        when no document's language was known."""
+        if not any(r.documents_language for r in self.results):
+            return {}
+        table: dict[str, dict[str, tuple[int, int]]] = {}
+        for r in sorted((r for r in self.results if r.answerable), key=lambda r: (r.lang, r.documents_language)):
+            right, total = table.setdefault(r.lang, {}).get(r.documents_language, (0, 0))
+            table[r.lang][r.documents_language] = (right + r.passed, total + 1)
+        return table
+
+
+def document_languages(documents) -> dict[str, str]:
+    """Each indexed document's path and language (``Chatbot.documents()``), for ``evaluate``."""
+    return {document.source: document.language for document in documents}
 
 
 def documents_language(question: Question, languages: dict[str, str]) -> str:
-    """The language(s) of the documents the question names, or of every document where it names none;
-    ``languages`` maps each indexed document's path to its language."""
-    named = question.docs or list(languages)
-    return "+".join(sorted({languages[path] for path in named if languages.get(path)}))
+    """The language of the documents holding the answer: "fr", "en" or "en+fr" for those the question names,
+    or, where it names none, that of every document if they share one. "" when not known (a named document is
+    not indexed, or none is named in a corpus of both languages)."""
+    if question.docs:
+        found = [languages.get(path, "") for path in question.docs]
+        return "+".join(sorted(set(found))) if all(found) else ""
+    corpus = set(languages.values()) - {""}
+    return corpus.pop() if len(corpus) == 1 else ""
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -135,12 +147,18 @@ def load_questions(path: Path) -> list[Question]:
                     must=data.get("must", []),
                     mustnot=data.get("mustnot", []),
                     history=[tuple(turn) for turn in data.get("history", [])],
-                    docs=data.get("docs", []),
+                    docs=_paths(data.get("docs", [])),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}, line {number}: not a valid question ({error})") from error
     return questions
+
+
+def _paths(docs) -> list[str]:
+    if not isinstance(docs, list) or not all(isinstance(path, str) for path in docs):
+        raise TypeError(f"docs must be a list of document paths, not {docs!r}")
+    return docs
 
 
 def _matches(group: list[str], text: str) -> bool:
@@ -152,7 +170,7 @@ def holds_evidence(group: list[str], passage: str) -> bool:
     return _matches([normalise(pattern) for pattern in group], normalise(passage))
 
 
-def judge(question: Question, answer, documents_language: str = "") -> Result:
+def judge(question: Question, answer, docs_language: str = "") -> Result:
     """Pass/fail for one answer, with the reasons it failed."""
     reasons = []
     language_ok = detect_language(answer.text) == question.lang
@@ -192,7 +210,7 @@ def judge(question: Question, answer, documents_language: str = "") -> Result:
         repairs=list(answer.repairs),
         model_calls=answer.model_calls,
         no_answer_probability=answer.no_answer_probability,
-        documents_language=documents_language,
+        documents_language=docs_language,
     )
 
 
@@ -293,5 +311,8 @@ def format_summary(report: EvalReport) -> str:
         lines.append(f"  {name}: {row['refused']} ({row['wrong_refusals']}) / {row['repairs']}")
     if by_language := report.by_language():
         lines.append("answerable correct by language")
-        lines += [f"  {label}: {format_share(*share)}" for label, share in by_language.items()]
+        for language, row in by_language.items():
+            for documents, share in row.items():
+                shown = f"{documents} documents" if documents else "documents not known"
+                lines.append(f"  {language} question, {shown}: {format_share(*share)}")
     return "\n".join(lines)

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from conftest import repo_file
 from rag.answering import Answer
 from rag.evaluation import (
     Comparison, EvalReport, Question, compare, documents_language, evaluate, format_summary, interval, judge,
@@ -84,7 +83,7 @@ def test_answerable_questions_are_counted_by_their_language_and_that_of_the_answ
     where = Question("where", "en", "Where was the accord signed?", True, must=[["boston"]], docs=["lyon-boston-accord.txt"])
     both = Question("both", "en", "Who signed, and since when is Boston twinned?", True, must=[["walsh"]],
                     docs=["lyon-boston-accord.txt", "boston-sister-cities.md"])
-    qui = Question("qui", "fr", "Qui a signé l'accord ?", True, must=[["walsh"]])  # no docs: every document
+    qui = Question("qui", "fr", "Qui a signé l'accord ?", True, must=[["walsh"]])  # names no document
     bot = ScriptedBot({
         where.q: answered("It was signed in Boston.", language="en"),
         both.q: answered("Karine Dognin-Sauze signed it.", language="en"),
@@ -92,20 +91,40 @@ def test_answerable_questions_are_counted_by_their_language_and_that_of_the_answ
         TRAP.q: refused("en"),
     })
     report = evaluate(bot, [where, both, qui, TRAP], languages=languages)
-    assert [r.documents_language for r in report.results] == ["fr", "en+fr", "en+fr", "en+fr"]
-    assert report.by_language() == {
-        "en question, en+fr documents": (0, 1), "en question, fr documents": (1, 1), "fr question, en+fr documents": (1, 1),
-    }
-    assert "  en question, fr documents: 1/1 (100%, 95 % interval 21%–100%)" in format_summary(report).splitlines()
-    assert report.to_dict()["by_language"]["en question, en+fr documents"] == (0, 1)
-    assert load_questions(repo_file("eval/press-tune.jsonl"))[0].docs == ["big-booster-2025-call.docx"]
+    assert [r.documents_language for r in report.results] == ["fr", "en+fr", "", ""]
+    assert report.by_language() == {"en": {"en+fr": (0, 1), "fr": (1, 1)}, "fr": {"": (1, 1)}}
+    lines = format_summary(report).splitlines()
+    assert "  en question, fr documents: 1/1 (100%, 95 % interval 21%–100%)" in lines
+    assert "  fr question, documents not known: 1/1 (100%, 95 % interval 21%–100%)" in lines
+    assert report.to_dict()["by_language"]["en"]["en+fr"] == (0, 1)
 
 
-def test_documents_unknown_to_the_index_give_no_language():
-    question = Question("gone", "fr", "Qui ?", True, docs=["deleted.txt"])
-    assert documents_language(question, {"lyon-boston-accord.txt": "fr"}) == ""
-    assert EvalReport([judge(question, refused("fr"), "")]).by_language() == {}
-    assert "by language" not in format_summary(EvalReport([judge(question, refused("fr"), "")]))
+def test_the_documents_of_a_question_naming_none_are_every_document_when_they_share_a_language():
+    qui = Question("qui", "fr", "Qui a signé l'accord ?", True)
+    assert documents_language(qui, {"lyon-boston-accord.txt": "fr", "notice.txt": "fr"}) == "fr"
+    assert documents_language(qui, {"lyon-boston-accord.txt": "fr", "boston-sister-cities.md": "en"}) == ""
+
+
+def test_a_named_document_missing_from_the_index_leaves_the_language_unknown():
+    languages = {"lyon-boston-accord.txt": "fr"}
+    assert documents_language(Question("gone", "fr", "Qui ?", True, docs=["deleted.txt"]), languages) == ""
+    half = Question("half", "fr", "Qui ?", True, docs=["lyon-boston-accord.txt", "deleted.txt"])
+    assert documents_language(half, languages) == ""
+
+
+def test_without_document_languages_the_report_has_no_language_table():
+    report = EvalReport([judge(WHO, refused("fr"))])
+    assert report.by_language() == {} and "by language" not in format_summary(report)
+
+
+def test_the_documents_of_a_question_are_read_and_checked(tmp_path):
+    path = tmp_path / "questions.jsonl"
+    line = {"id": "a", "lang": "fr", "q": "Qui ?", "answerable": True, "must": [], "docs": ["lyon-boston-accord.txt"]}
+    path.write_text(json.dumps(line) + "\n" + json.dumps({**line, "id": "b", "docs": "lyon-boston-accord.txt"}) + "\n")
+    with pytest.raises(ValueError, match=r"line 2: not a valid question \(docs must be a list of document paths"):
+        load_questions(path)
+    path.write_text(json.dumps(line) + "\n")
+    assert load_questions(path)[0].docs == ["lyon-boston-accord.txt"]
 
 
 def test_a_malformed_question_line_is_named_by_its_line_number(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, repo_file
 from rag import Chatbot
-from rag.evaluation import evaluate, load_questions
+from rag.evaluation import document_languages, evaluate, load_questions
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,7 @@ SETS = [
 def test_question_set_stays_above_its_quality_floors(name, questions, corpus, tmp_path):
     bot = Chatbot(corpus_dir=REPO / corpus, data_dir=tmp_path / "data")
     bot.index(progress=False)
-    languages = {document.source: document.language for document in bot.documents()}
-    report = evaluate(bot, load_questions(repo_file(questions)), languages=languages).to_dict()
+    report = evaluate(bot, load_questions(repo_file(questions)), languages=document_languages(bot.documents())).to_dict()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"eval-{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     summary = report["summary"]
