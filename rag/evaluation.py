@@ -51,7 +51,8 @@ class Result:
     repairs: list[str] = field(default_factory=list)
     model_calls: int = 0
     no_answer_probability: float | None = None
-    documents_language: str = ""  # of the documents holding the answer: "fr", "en", "en+fr"; "" if unknown
+    # Of the documents holding the answer: "fr", "en", "en+fr"; "" if not known; None if no language was given.
+    documents_language: str | None = None
 
 
 @dataclass
@@ -105,11 +106,10 @@ class EvalReport:
     def by_language(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Answerable questions right, by the question's language, then that of the documents holding the answer
         ("" where not known): a bilingual corpus is answered better in some directions than in others. Empty
-        when no document's language was known."""
-        if not any(r.documents_language for r in self.results):
-            return {}
+        when no document's language was given."""
         table: dict[str, dict[str, tuple[int, int]]] = {}
-        for r in sorted((r for r in self.results if r.answerable), key=lambda r: (r.lang, r.documents_language)):
+        chosen = (r for r in self.results if r.answerable and r.documents_language is not None)
+        for r in sorted(chosen, key=lambda r: (r.lang, r.documents_language)):
             right, total = table.setdefault(r.lang, {}).get(r.documents_language, (0, 0))
             table[r.lang][r.documents_language] = (right + r.passed, total + 1)
         return table
@@ -170,7 +170,7 @@ def holds_evidence(group: list[str], passage: str) -> bool:
     return _matches([normalise(pattern) for pattern in group], normalise(passage))
 
 
-def judge(question: Question, answer, docs_language: str = "") -> Result:
+def judge(question: Question, answer, docs_language: str | None = None) -> Result:
     """Pass/fail for one answer, with the reasons it failed."""
     reasons = []
     language_ok = detect_language(answer.text) == question.lang
@@ -220,7 +220,8 @@ def evaluate(bot, questions: list[Question], on_result=None, languages: dict[str
     results = []
     for question in questions:
         answer = bot.ask(question.q, history=question.history)
-        results.append(judge(question, answer, documents_language(question, languages or {})))
+        docs_language = None if languages is None else documents_language(question, languages)
+        results.append(judge(question, answer, docs_language))
         if on_result:
             on_result(results[-1])
     return EvalReport(results)

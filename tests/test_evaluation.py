@@ -117,6 +117,12 @@ def test_without_document_languages_the_report_has_no_language_table():
     assert report.by_language() == {} and "by language" not in format_summary(report)
 
 
+def test_questions_naming_no_document_of_a_corpus_of_both_languages_are_still_counted_by_their_language():
+    bot = ScriptedBot({WHO.q: answered("Karine Dognin-Sauze et Marty Walsh ont signé l'accord.")})
+    report = evaluate(bot, [WHO], languages={"lyon-boston-accord.txt": "fr", "boston-sister-cities.md": "en"})
+    assert report.by_language() == {"fr": {"": (1, 1)}}
+
+
 def test_the_documents_of_a_question_are_read_and_checked(tmp_path):
     path = tmp_path / "questions.jsonl"
     line = {"id": "a", "lang": "fr", "q": "Qui ?", "answerable": True, "must": [], "docs": ["lyon-boston-accord.txt"]}
