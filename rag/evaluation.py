@@ -303,14 +303,14 @@ def format_result(r: Result) -> str:
 
 
 def format_summary(report: EvalReport) -> str:
-    lines = []
-    for key, value in report.to_dict()["summary"].items():
+    lines, figures = [], report.to_dict()
+    for key, value in figures["summary"].items():
         shown = format_share(*value) if isinstance(value, tuple) else value
         lines.append(f"{key.replace('_', ' ')}: {shown}")
     lines.append("check: refused (of them answerable) / repairs asked")
-    for name, row in report.check_table().items():
+    for name, row in figures["checks"].items():
         lines.append(f"  {name}: {row['refused']} ({row['wrong_refusals']}) / {row['repairs']}")
-    if by_language := report.by_language():
+    if by_language := figures["by_language"]:
         lines.append("answerable correct by language")
         for language, row in by_language.items():
             for documents, share in row.items():
