@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 EPILOG = """Settings can also come from RAG_* environment variables or a rag.toml file
@@ -120,6 +121,9 @@ def run_eval(args) -> int:
     questions = load_questions(args.questions)
     progress = sys.stderr if args.json else sys.stdout
     print(f"Index: {bot.index().summary()}", file=progress, flush=True)  # the corpus as it is now, as `rag index`
+    started = time.perf_counter()
+    bot.warm_up()  # as `rag serve` does before its first user: the answers' times are those of answers alone
+    print(f"Models ready in {time.perf_counter() - started:.1f} s", file=progress, flush=True)
     report = evaluate(
         bot, questions, on_result=lambda result: print(format_result(result), file=progress, flush=True),
         languages=document_languages(bot.documents()),
