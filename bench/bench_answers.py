@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEV_QUESTIONS, REPO, load_average, load_questions, markdown_table, p50_p95
+from common import DEV_QUESTIONS, REPO, load_average, markdown_table, p50_p95
 
 from baseline import BaselineRAG  # noqa: E402
 from rag import Chatbot  # noqa: E402
+from rag.evaluation import load_questions  # noqa: E402
 
 
 def timed(pieces) -> tuple[float, float, str]:
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="ask only the first N questions")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
     args = parser.parse_args()
-    questions = load_questions(args.questions or DEV_QUESTIONS, args.limit)
+    questions = load_questions(args.questions or DEV_QUESTIONS)[: args.limit]
 
     with tempfile.TemporaryDirectory() as data:
         bot = Chatbot(corpus_dir=args.corpus, data_dir=Path(data) / "product")
@@ -58,13 +59,13 @@ def main() -> None:
         results = {name: ([], []) for name in pipelines}
         loads = [load_average()]
         for name, ask in pipelines.items():
-            timed(ask(questions[0]["q"], []))
+            timed(ask(questions[0].q, []))
             for question in questions:
-                first, total, text = timed(ask(question["q"], [tuple(pair) for pair in question.get("history", [])]))
+                first, total, text = timed(ask(question.q, question.history))
                 results[name][0].append(first)
                 results[name][1].append(total)
                 if args.verbose:
-                    print(f"{name} {first:.2f}s {total:.2f}s {question['q']!r} -> {text!r}", flush=True)
+                    print(f"{name} {first:.2f}s {total:.2f}s {question.q!r} -> {text!r}", flush=True)
         loads.append(load_average())
 
     rows = []

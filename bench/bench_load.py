@@ -16,7 +16,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import REPO, free_port, load_average, load_questions, markdown_table, p50_p95
+from common import DEV_QUESTIONS, REPO, free_port, load_average, markdown_table, p50_p95
+
+from rag.evaluation import load_questions  # noqa: E402
 
 
 def ask_all(url: str, questions: list[str]) -> list[tuple[float, str | None]]:
@@ -49,7 +51,7 @@ def main() -> None:
     shutil.copytree(REPO / "corpus", workdir / "corpus")
     bot = Chatbot(corpus_dir=workdir / "corpus", data_dir=workdir / "data")
     app = serve(bot, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
-    dev = [q["q"] for q in load_questions()]
+    dev = [question.q for question in load_questions(DEV_QUESTIONS)]
     try:
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:

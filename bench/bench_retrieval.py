@@ -19,9 +19,10 @@ import time
 import uuid
 
 import numpy as np
-from common import load_average, load_questions, markdown_table, p50_p95, synthetic_passages
+from common import DEV_QUESTIONS, load_average, markdown_table, p50_p95, synthetic_passages
 
 from rag.embeddings import make_embeddings  # noqa: E402
+from rag.evaluation import load_questions  # noqa: E402
 from rag.retrieval import HybridRetriever, LexicalIndex  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import all_passages, open_vector_store  # noqa: E402
@@ -64,7 +65,7 @@ def main() -> None:
 
     settings = Settings()
     embeddings = make_embeddings(settings)
-    questions = [(q["q"], q["lang"]) for q in load_questions()]
+    questions = [(question.q, question.lang) for question in load_questions(DEV_QUESTIONS)]
     started = time.perf_counter()
     dimensions = len(embeddings.embed_documents([text for _, text in synthetic_passages(args.sample)])[0])
     per_second = args.sample / (time.perf_counter() - started)

@@ -16,10 +16,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import REPO, load_average, load_questions
+from common import REPO, load_average
 
 from rag import Chatbot, retrieval  # noqa: E402
-from rag.evaluation import holds_evidence  # noqa: E402
+from rag.evaluation import holds_evidence, load_questions  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="print each miss")
     args = parser.parse_args()
 
-    questions = [q for q in load_questions(args.questions) if q["answerable"]]
+    questions = [question for question in load_questions(args.questions) if question.answerable]
     with tempfile.TemporaryDirectory() as data:
         bot = Chatbot(corpus_dir=args.corpus, data_dir=Path(data), top_k=args.top_k)
         bot.index(progress=False)
@@ -40,17 +40,17 @@ def main() -> None:
             retrieval.RRF_K = rrf_k
             answer_found = all_found = first_found = named = 0
             for question in questions:
-                sources = bot.retrieve(question["q"], [tuple(turn) for turn in question.get("history", [])])
+                sources = bot.retrieve(question.q, question.history)
                 passages = "\n".join(source.labelled for source in sources)
                 # A group that the answer's documents (or, unnamed, all documents) do not hold is the answer's
                 # wording ("yes", "no", an English word for a French document's), not a fact to retrieve.
-                answer_text = "\n".join(document_text.get(path, "") for path in question.get("docs") or document_text)
-                facts = [group for group in question["must"] if holds_evidence(group, answer_text)]
+                answer_text = "\n".join(document_text.get(path, "") for path in question.docs or document_text)
+                facts = [group for group in question.must if holds_evidence(group, answer_text)]
                 found = all(holds_evidence(group, passages) for group in facts)
                 answer_found += found
                 if args.verbose and not found:
-                    print(f"answer not in the passages: {question['id']}")
-                if wanted := set(question.get("docs", [])):
+                    print(f"answer not in the passages: {question.id}")
+                if wanted := set(question.docs):
                     documents = [source.document for source in sources]
                     named += 1
                     all_found += wanted <= set(documents)

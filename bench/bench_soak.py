@@ -27,10 +27,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import REPO, free_port, load_average, load_questions, p50_p95
+from common import REPO, free_port, load_average, p50_p95
+
+from rag.evaluation import load_questions  # noqa: E402
 
 RAG = [sys.executable, "-m", "rag.cli"]
-QUESTIONS = [q["q"] for q in load_questions(REPO / "eval" / "distractors.jsonl")] + [
+QUESTIONS = [question.q for question in load_questions(REPO / "eval" / "distractors.jsonl")] + [
     "Combien de places compte le parking relais numéro {n} ?",
     "How many spaces does park-and-ride number {n} have?",
 ]

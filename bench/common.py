@@ -1,8 +1,7 @@
-"""Helpers shared by the benchmark scripts: questions, statistics, tables, synthetic passages."""
+"""Helpers shared by the benchmark scripts: the repository's paths, statistics, tables, synthetic passages."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -17,12 +16,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 REPO = Path(__file__).resolve().parent.parent
 DEV_QUESTIONS = REPO / "eval" / "dev.jsonl"
 sys.path.insert(0, str(REPO))
-
-
-def load_questions(path: Path = DEV_QUESTIONS, limit: int | None = None) -> list[dict]:
-    """Questions as dicts with ``q`` and, for follow-ups, ``history`` ([question, answer] pairs)."""
-    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return questions[:limit]
 
 
 def load_average() -> str:
