@@ -18,8 +18,6 @@ from pathlib import Path
 
 from common import DEV_QUESTIONS, REPO, free_port, load_average, markdown_table, p50_p95
 
-from rag.evaluation import load_questions  # noqa: E402
-
 
 def ask_all(url: str, questions: list[str]) -> list[tuple[float, str | None]]:
     """(seconds, error or None) for each question, asked one after the other by one client."""
@@ -45,6 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from rag import Chatbot
+    from rag.evaluation import load_questions
     from ui.app import serve
 
     workdir = Path(tempfile.mkdtemp(prefix="rag-load-"))

@@ -29,10 +29,9 @@ from pathlib import Path
 
 from common import REPO, free_port, load_average, p50_p95
 
-from rag.evaluation import load_questions  # noqa: E402
-
 RAG = [sys.executable, "-m", "rag.cli"]
-QUESTIONS = [question.q for question in load_questions(REPO / "eval" / "distractors.jsonl")] + [
+# Asked beside the distractor set's questions: facts of the documents the soak itself writes.
+CHANGING_FACTS = [
     "Combien de places compte le parking relais numéro {n} ?",
     "How many spaces does park-and-ride number {n} have?",
 ]
@@ -113,6 +112,10 @@ def store_matches_corpus(corpus: Path, data: Path) -> tuple[bool, str]:
 def soak(args, work: Path) -> None:
     from gradio_client import Client
 
+    from rag.evaluation import load_questions
+
+    questions = [question.q for question in load_questions(REPO / "eval" / "distractors.jsonl")] + CHANGING_FACTS
+
     corpus, data = work / "corpus", work / "data"
     shutil.copytree(REPO / "eval" / "corpus", corpus)
     port = free_port()
@@ -132,7 +135,7 @@ def soak(args, work: Path) -> None:
 
         def ask(number: int) -> dict:
             client = Client(url, verbose=False)
-            question = rng.choice(QUESTIONS).format(n=rng.randrange(max(1, writer.changes)))
+            question = rng.choice(questions).format(n=rng.randrange(max(1, writer.changes)))
             start = time.time()
             try:
                 reply = client.predict(question, api_name="/chat")
