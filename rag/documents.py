@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import re
+import subprocess
+import sys
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -240,41 +244,62 @@ ISOLATED_SUFFIXES = {".pdf", ".docx"}
 
 
 class ParserProcess:
-    """Extracts the text of PDF and DOCX files in a worker process, within a time and a memory limit per file.
+    """Extracts the text of PDF and DOCX files in a worker process (``rag.parse_worker``), within a time and a
+    memory limit per file.
 
-    A file that takes longer, or needs more memory, is refused (the worker is
-    stopped) and the index run goes on with the next file.
+    A file that takes longer, needs more memory or stops the worker is refused (the worker is stopped and
+    started again for the next one) and the index run goes on with the next file.
     """
+
+    STARTUP_S = 120.0  # the worker imports the package before its first file: not counted in the file's time
 
     def __init__(self, max_seconds: float, max_chars: int, max_memory_mb: int = 2048):
         self.max_seconds, self.max_chars, self.max_memory_mb = max_seconds, max_chars, max_memory_mb
-        self._pool = None
+        self._worker: tuple[subprocess.Popen, Connection] | None = None
 
     def extract(self, data: bytes, suffix: str) -> tuple[str | None, str]:
         if suffix.lower() not in ISOLATED_SUFFIXES:
             return extract_text(data, suffix, self.max_chars)
-        if self._pool is None:
-            context = multiprocessing.get_context("spawn")  # no copy of this process's threads and models
-            self._pool = context.Pool(1, initializer=_limit_memory, initargs=(self.max_memory_mb,))
-        job = self._pool.apply_async(extract_text, (data, suffix, self.max_chars))
+        connection = self._connection()
+        connection.send((data, suffix, self.max_chars))
+        kind, value = self._reply(connection, self.max_seconds, f"parsing it took over {self.max_seconds:g} s")
+        if kind == "memory":
+            self.close()  # a fresh worker reads the next file
+            raise UnreadableDocument(f"parsing it needs over {self.max_memory_mb} MB of memory")
+        if kind == "unreadable":
+            raise UnreadableDocument(value)
+        return value
+
+    def _connection(self) -> Connection:
+        if self._worker is not None and self._worker[0].poll() is not None:
+            self.close()  # it stopped after its last file (killed for memory by the system, say)
+        if self._worker is None:
+            ours, theirs = multiprocessing.Pipe()
+            package_root = str(Path(__file__).resolve().parent.parent)  # the same rag package, wherever it lies
+            python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+            environment = {**os.environ, "PYTHONPATH": python_path}
+            command = [sys.executable, "-m", "rag.parse_worker", str(theirs.fileno()), str(self.max_memory_mb)]
+            process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
+            theirs.close()
+            self._worker = process, ours
+            self._reply(ours, self.STARTUP_S, "the parser process did not start")
+        return self._worker[1]
+
+    def _reply(self, connection: Connection, seconds: float, late: str) -> tuple[str, object]:
+        """The worker's next message, or the worker stopped and ``UnreadableDocument`` raised."""
         try:
-            return job.get(timeout=self.max_seconds)
-        except multiprocessing.TimeoutError:
-            self.close()
-            raise UnreadableDocument(f"parsing it took over {self.max_seconds:g} s") from None
-        except MemoryError:
-            self.close()
-            raise UnreadableDocument(f"parsing it needs over {self.max_memory_mb} MB of memory") from None
+            if connection.poll(seconds):
+                return connection.recv()
+            reason = late
+        except (EOFError, OSError):
+            reason = "the parser process stopped"
+        self.close()
+        raise UnreadableDocument(reason)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-
-
-def _limit_memory(max_memory_mb: int) -> None:
-    import resource
-
-    limit = max_memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if self._worker is not None:
+            process, connection = self._worker
+            self._worker = None
+            connection.close()
+            process.kill()
+            process.wait()
