@@ -261,7 +261,11 @@ class ParserProcess:
         if suffix.lower() not in ISOLATED_SUFFIXES:
             return extract_text(data, suffix, self.max_chars)
         connection = self._connection()
-        connection.send((data, suffix, self.max_chars))
+        try:
+            connection.send((data, suffix, self.max_chars))
+        except OSError:  # it stopped since its last file
+            self.close()
+            raise UnreadableDocument("the parser process stopped") from None
         kind, value = self._reply(connection, self.max_seconds, f"parsing it took over {self.max_seconds:g} s")
         if kind == "memory":
             self.close()  # a fresh worker reads the next file
@@ -278,21 +282,24 @@ class ParserProcess:
             package_root = str(Path(__file__).resolve().parent.parent)  # the same rag package, wherever it lies
             python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
             environment = {**os.environ, "PYTHONPATH": python_path}
-            command = [sys.executable, "-m", "rag.parse_worker", str(theirs.fileno()), str(self.max_memory_mb)]
+            # -P: the current folder is not searched first, where a rag/ of its own would be found instead
+            command = [sys.executable, "-P", "-m", "rag.parse_worker", str(theirs.fileno()), str(self.max_memory_mb),
+                       str(self.max_seconds)]
             process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
             theirs.close()
             self._worker = process, ours
-            self._reply(ours, self.STARTUP_S, "the parser process did not start")
+            self._reply(ours, self.STARTUP_S, "the parser process did not start", "the parser process did not start")
         return self._worker[1]
 
-    def _reply(self, connection: Connection, seconds: float, late: str) -> tuple[str, object]:
-        """The worker's next message, or the worker stopped and ``UnreadableDocument`` raised."""
+    def _reply(self, connection: Connection, seconds: float, late: str, stopped: str = "the parser process stopped"):
+        """The worker's next message, as ``(kind, value)``; else the worker is stopped and ``UnreadableDocument``
+        raised, with ``late`` if it did not answer within ``seconds``, ``stopped`` if it ended."""
         try:
             if connection.poll(seconds):
                 return connection.recv()
             reason = late
         except (EOFError, OSError):
-            reason = "the parser process stopped"
+            reason = stopped
         self.close()
         raise UnreadableDocument(reason)
 

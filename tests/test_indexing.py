@@ -415,7 +415,8 @@ def test_files_that_expand_too_far_or_parse_too_long_are_skipped_and_named(corpu
 def test_a_script_without_a_main_guard_gets_its_pdf_read(tmp_path):
     """PDF and DOCX files are read in a worker process: one that ran the user's script again (as
     multiprocessing's spawn does) would index again inside it, and the PDF would be skipped after a timeout."""
-    (tmp_path / "note.pdf").write_bytes(pdf_with_page(b"BT /F1 12 Tf 72 720 Td (Le pont Schuman rouvre en mai.) Tj ET\n"))
+    page = b"BT /F1 12 Tf 72 720 Td (Le pont Schuman rouvre en mai.) Tj ET\n"
+    (tmp_path / "note.pdf").write_bytes(pdf_with_page(page))
     script = tmp_path / "read_note.py"
     script.write_text(
         "from pathlib import Path\n"
@@ -425,10 +426,8 @@ def test_a_script_without_a_main_guard_gets_its_pdf_read(tmp_path):
         "parser.close()\n",
         encoding="utf-8",
     )
-    started = time.monotonic()
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert "Le pont Schuman rouvre en mai." in run.stdout, run.stderr[-2000:]
-    assert time.monotonic() - started < 20
 
 
 def test_a_title_is_metadata_not_passage_text(corpus, tmp_path, embeddings):
