@@ -260,13 +260,8 @@ class ParserProcess:
     def extract(self, data: bytes, suffix: str) -> tuple[str | None, str]:
         if suffix.lower() not in ISOLATED_SUFFIXES:
             return extract_text(data, suffix, self.max_chars)
-        connection = self._connection()
-        try:
-            connection.send((data, suffix, self.max_chars))
-        except OSError:  # it stopped since its last file
-            self.close()
-            raise UnreadableDocument("the parser process stopped") from None
-        kind, value = self._reply(connection, self.max_seconds, f"parsing it took over {self.max_seconds:g} s")
+        late = f"parsing it took over {self.max_seconds:g} s"
+        kind, value = self._exchange(self._connection(), self.max_seconds, late, request=(data, suffix, self.max_chars))
         if kind == "memory":
             self.close()  # a fresh worker reads the next file
             raise UnreadableDocument(f"parsing it needs over {self.max_memory_mb} MB of memory")
@@ -288,13 +283,18 @@ class ParserProcess:
             process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
             theirs.close()
             self._worker = process, ours
-            self._reply(ours, self.STARTUP_S, "the parser process did not start", "the parser process did not start")
+            not_started = "the parser process did not start"
+            self._exchange(ours, self.STARTUP_S, late=not_started, stopped=not_started)
         return self._worker[1]
 
-    def _reply(self, connection: Connection, seconds: float, late: str, stopped: str = "the parser process stopped"):
-        """The worker's next message, as ``(kind, value)``; else the worker is stopped and ``UnreadableDocument``
-        raised, with ``late`` if it did not answer within ``seconds``, ``stopped`` if it ended."""
+    def _exchange(self, connection: Connection, seconds: float, late: str, stopped: str = "the parser process stopped",
+                  request: tuple | None = None):
+        """Send ``request`` (if any), then the worker's next message, as ``(kind, value)``; else the worker is
+        stopped and ``UnreadableDocument`` raised, with ``late`` if it did not answer within ``seconds``,
+        ``stopped`` if it ended."""
         try:
+            if request is not None:
+                connection.send(request)
             if connection.poll(seconds):
                 return connection.recv()
             reason = late
