@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag import Chatbot, indexing
 from rag.chunking import max_passage_chars, split_documents
-from rag.documents import corpus_files, load_file
+from rag.documents import ParserProcess, UnreadableDocument, corpus_files, load_file
 from rag.embeddings import make_embeddings
 from rag.settings import Settings
 from rag.store import all_passages
@@ -428,6 +428,20 @@ def test_a_script_without_a_main_guard_gets_its_pdf_read(tmp_path):
     )
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert "Le pont Schuman rouvre en mai." in run.stdout, run.stderr[-2000:]
+
+
+def test_a_file_needing_more_memory_than_allowed_is_refused_and_the_next_one_read():
+    """A 30 kB PDF whose page expands to 30 million characters needs some 400 MB to read: under a 150 MB limit
+    it is refused by name, and a fresh worker reads the next file."""
+    bomb = pdf_with_page(b"BT /F1 12 Tf 72 720 Td (" + b"a" * 30_000_000 + b") Tj ET\n")
+    page = pdf_with_page(b"BT /F1 12 Tf 72 720 Td (Le pont Schuman rouvre en mai.) Tj ET\n")
+    parser = ParserProcess(max_seconds=60, max_chars=50_000_000, max_memory_mb=150)
+    try:
+        with pytest.raises(UnreadableDocument, match="needs over 150 MB of memory"):
+            parser.extract(bomb, ".pdf")
+        assert "Le pont Schuman rouvre en mai." in parser.extract(page, ".pdf")[1]
+    finally:
+        parser.close()
 
 
 def test_a_title_is_metadata_not_passage_text(corpus, tmp_path, embeddings):
