@@ -26,9 +26,9 @@ from rag.store import get_all, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
-CHANGED_WHILE_ANSWERING = {
-    "fr": "Le document cité a changé pendant la réponse : posez la question à nouveau.",
-    "en": "The cited document changed while the answer was written: ask again.",
+CITED_DOCUMENT_CHANGED = {
+    "fr": "Le document cité a changé depuis son indexation : indexez les documents, puis posez la question à nouveau.",
+    "en": "The cited document has changed since it was indexed: index the documents, then ask again.",
 }
 
 
@@ -91,8 +91,9 @@ class Chatbot:
 
     @cached_property
     def store(self):
-        from rag.store import open_vector_store
+        from rag.store import check_corpus_of_data_dir, open_vector_store
 
+        check_corpus_of_data_dir(self.settings)
         return open_vector_store(self.settings, self.embeddings)
 
     @cached_property
@@ -264,8 +265,8 @@ class Chatbot:
             return replace(answer, sources=kept)
         return replace(
             answer, text=grounding.REFUSALS[answer.language], answered=False, sources=kept, check="store",
-            reason="the cited passage was changed or deleted while the answer was written",
-            explanation=CHANGED_WHILE_ANSWERING[answer.language],
+            reason="the cited passage's document was changed or deleted after it was indexed",
+            explanation=CITED_DOCUMENT_CHANGED[answer.language],
         )
 
     def _check_question(self, question: str) -> str:

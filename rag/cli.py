@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError) as error:  # a file or folder that cannot be used, say so in a line
         print(f"rag: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -97,6 +97,8 @@ def run_ask(args) -> int:
     for answer in bot.stream_answers(args.question):
         pass
     print(answer.text)
+    if not answer.answered and answer.explanation:
+        print(answer.explanation)
     if args.verbose:
         print(_why(answer), file=sys.stderr)
     if answer.answered:

@@ -34,7 +34,7 @@ from rag.chunking import split_documents
 from rag.corpus import remove_upload_leftovers
 from rag.documents import ParserProcess, UnreadableDocument, corpus_files, parse_document, read_file
 from rag.settings import Settings
-from rag.store import FileRecords, get_all
+from rag.store import FileRecords, check_corpus_of_data_dir, get_all
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class Indexer:
         self._reconcile_records()
         recorded = self.files.fingerprints()
         documents, fingerprints, unchanged, skipped = self._read_files(recorded, parser)
+        check_corpus_of_data_dir(self.settings, claim=True)  # the corpus folder is there: this is its index
         report = IndexReport(skipped=skipped)
         gone = sorted(recorded.keys() - fingerprints.keys() - unchanged)
         indexed_before = {source for source, fingerprint in recorded.items() if fingerprint != FileRecords.PENDING}

@@ -12,10 +12,12 @@ which did not change are not even read again.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
+from pathlib import Path
 
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
@@ -62,14 +64,43 @@ class StoreInUseError(RuntimeError):
     """The embedded store is open in another process."""
 
 
+def make_data_dir(settings: Settings) -> Path:
+    """The data folder, made where missing; a clear error where a file stands in its place."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"The data folder {settings.data_dir} is a file: choose a folder with --data.") from None
+    return settings.data_dir
+
+
+def check_corpus_of_data_dir(settings: Settings, claim: bool = False) -> None:
+    """A data folder indexes one corpus folder: indexing another into it would delete the first one's
+    documents, and answering from it would answer from the wrong documents. An index run claims the folder
+    for its corpus (recorded relative to the data folder, so that a project moved whole keeps its index);
+    any other corpus is then refused."""
+    path = make_data_dir(settings) / "corpus-folder"
+    corpus = os.path.relpath(settings.corpus_dir.resolve(), settings.data_dir.resolve())
+    if claim:
+        try:
+            with path.open("x", encoding="utf-8") as file:  # fails if claimed already
+                file.write(corpus)
+        except FileExistsError:
+            pass
+    if path.exists() and (recorded := path.read_text(encoding="utf-8").strip()) != corpus:
+        raise ValueError(
+            f"The data folder {settings.data_dir} holds the index of {(settings.data_dir / recorded).resolve()}, "
+            f"not of {settings.corpus_dir}: give this corpus its own data folder (--data), or delete "
+            f"{settings.data_dir} to index it there."
+        )
+
+
 def corpus_id(settings: Settings) -> str:
     """A random id for the corpus of this data folder, made once and kept there.
 
     Corpora (data folders) sharing one Chroma server get collections of their
     own, so that an index run never touches another corpus's passages.
     """
-    path = settings.data_dir / "corpus-id"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = make_data_dir(settings) / "corpus-id"
     try:
         with path.open("x") as file:  # fails if another process made it first
             file.write(uuid.uuid4().hex[:12])
@@ -125,7 +156,7 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
     if settings.chroma_host:
         client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(settings)
         claim_embedded_store(settings)
         client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     return TitledChroma(
@@ -161,7 +192,7 @@ class TitledChroma(Chroma):
 
 def open_record_manager(settings: Settings) -> SQLRecordManager:
     """Records of indexed passages (content hashes), kept beside the store they describe."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     where = server_address(settings) if settings.chroma_host else "local"
     manager = SQLRecordManager(
         namespace=f"chroma/{where}/{collection_name(settings)}",

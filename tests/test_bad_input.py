@@ -101,6 +101,11 @@ def test_cli_reports_bad_input_in_one_line_with_an_error_code(corpus, tmp_path):
     assert result.returncode == 2
     assert "Corpus folder not found" in result.stderr and "missing" in result.stderr
 
+    (tmp_path / "notes").write_text("not a folder", encoding="utf-8")
+    result = _rag("index", "--corpus", str(corpus), "--data", str(tmp_path / "notes"), cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("rag: ") and "notes" in result.stderr
+
 
 def test_cli_index_prints_the_report(corpus, tmp_path):
     result = _rag("index", "--corpus", str(corpus), "--data", str(tmp_path / "data"), cwd=tmp_path)

@@ -8,6 +8,7 @@ import base64
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -442,6 +443,26 @@ def test_a_file_needing_more_memory_than_allowed_is_refused_and_the_next_one_rea
         assert "Le pont Schuman rouvre en mai." in parser.extract(page, ".pdf")[1]
     finally:
         parser.close()
+
+
+def test_a_data_folder_keeps_the_index_of_its_own_corpus(corpus, tmp_path, embeddings):
+    """Indexing another folder into a data folder would delete its documents: it is refused, naming both; a
+    project moved whole (corpus and data folder) keeps its index."""
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    shutil.copy(corpus / "lyon-boston-accord.txt", project / "corpus")
+    make_bot(project / "corpus", project / ".rag", embeddings).index()
+    (project / "other").mkdir()
+    (project / "other" / "note.txt").write_text("Note\n\nLe pont Schuman rouvre en mai.\n", encoding="utf-8")
+
+    with pytest.raises(ValueError, match=r"holds the index of .*project/corpus, not of .*other"):
+        make_bot(project / "other", project / ".rag", embeddings).index()
+
+    shutil.copytree(project, tmp_path / "moved")  # copied: this process keeps the first store open
+    moved = make_bot(tmp_path / "moved" / "corpus", tmp_path / "moved" / ".rag", embeddings)
+    report = moved.index()
+    assert (report.added, report.deleted, report.unchanged) == (0, 0, 1)
+    assert [d.source for d in moved.documents()] == ["lyon-boston-accord.txt"]
 
 
 def test_a_title_is_metadata_not_passage_text(corpus, tmp_path, embeddings):
