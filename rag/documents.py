@@ -52,13 +52,42 @@ def is_hidden(relative: Path) -> bool:
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """Supported, non-hidden files under ``corpus_dir``, in a stable order."""
+    return scan_corpus(corpus_dir)[0]
+
+
+def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The corpus's files, and (name, reason) of what cannot be indexed: a folder that cannot be read, a
+    file name that is not UTF-8 (no store or log can hold it). A corpus folder that cannot be read is an
+    error: taken as empty, it would have every document deleted from the index."""
+    corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"Corpus folder not found: {corpus_dir}")
-    return sorted(
-        path
-        for path in corpus_dir.rglob("*")
-        if path.suffix.lower() in SUPPORTED_SUFFIXES and not is_hidden(path.relative_to(corpus_dir)) and path.is_file()
-    )
+    files, skipped = [], []
+
+    def unreadable_folder(error: OSError) -> None:
+        folder = Path(error.filename)
+        if folder == corpus_dir:
+            raise PermissionError(f"The corpus folder {corpus_dir} cannot be read: {error.strerror}")
+        name = printable(folder.relative_to(corpus_dir).as_posix())
+        skipped.append((f"{name}/", f"folder cannot be read: {error.strerror}"))
+
+    for folder, subfolders, names in os.walk(corpus_dir, onerror=unreadable_folder):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES or not path.is_file():
+                continue
+            relative = path.relative_to(corpus_dir).as_posix()
+            if printable(relative) != relative:
+                skipped.append((printable(relative), "its name is not valid UTF-8: rename the file"))
+            else:
+                files.append(path)
+    return sorted(files), sorted(skipped)
+
+
+def printable(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as lone surrogates) shown as �."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def read_file(path: Path, max_file_mb: float) -> bytes:

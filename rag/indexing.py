@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from rag.chunking import split_documents
 from rag.corpus import remove_upload_leftovers
-from rag.documents import ParserProcess, UnreadableDocument, corpus_files, parse_document, read_file
+from rag.documents import ParserProcess, UnreadableDocument, parse_document, read_file, scan_corpus
 from rag.settings import Settings
 from rag.store import FileRecords, check_corpus_of_data_dir, get_all
 
@@ -134,8 +134,10 @@ class Indexer:
         Every file is read and fingerprinted; only those whose fingerprint is
         not on record are parsed.
         """
-        documents, fingerprints, unchanged, skipped = [], {}, set(), []
-        for path in corpus_files(self.settings.corpus_dir):
+        files, unreadable = scan_corpus(self.settings.corpus_dir)
+        documents, fingerprints, unchanged = [], {}, set()
+        skipped = [SkippedFile(name, reason) for name, reason in unreadable]
+        for path in files:
             source = path.relative_to(self.settings.corpus_dir).as_posix()
             try:
                 data = read_file(path, self.settings.max_file_mb)
@@ -147,8 +149,9 @@ class Indexer:
                 fingerprints[source] = fingerprint
             except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
                 reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
-                log.warning("Skipped %s: %s", source, reason)
                 skipped.append(SkippedFile(source, reason))
+        for file in skipped:
+            log.warning("Skipped %s: %s", file.source, file.reason)
         return documents, fingerprints, unchanged, skipped
 
     def changed_since_indexed(self, sources: set[str]) -> set[str]:

@@ -30,14 +30,25 @@ def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, st
     Ctrl-C raises ``KeyboardInterrupt``; a run it cuts short is finished by the next one.
     """
     corpus = bot.settings.corpus_dir.resolve()
-    document_changes = watch(
-        corpus, watch_filter=DocumentFilter(corpus), debounce=MAX_WAIT_MS, step=QUIET_MS, stop_event=stop_event
-    )
-    for changes in document_changes:
+    for changes in document_changes(corpus, stop_event):
         log.info("%d changes in %s", len(changes), corpus)
         report = bot.index()
         if on_report:
             on_report(report)
+
+
+def document_changes(corpus: Path, stop_event=None):
+    """watchfiles' sets of changes to documents. watchfiles stops with an error at a file name that is not
+    UTF-8: it is started again, and the change is reported, so that an index run names the file."""
+    while True:
+        try:
+            yield from watch(
+                corpus, watch_filter=DocumentFilter(corpus), debounce=MAX_WAIT_MS, step=QUIET_MS, stop_event=stop_event
+            )
+            return
+        except RuntimeError as error:  # watchfiles' own error type is not public
+            log.warning("Watching %s again after an error: %s", corpus, error)
+            yield {(Change.modified, str(corpus))}
 
 
 class DocumentFilter:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
@@ -224,6 +225,34 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_is_indexed(corpus, tm
     assert stored(bot) == on_disk(bot)
 
 
+def test_a_name_that_is_not_utf8_and_a_folder_that_cannot_be_read_are_named_and_the_rest_indexed(
+    corpus, tmp_path, embeddings, monkeypatch
+):
+    (corpus / os.fsdecode(b"caf\xe9.txt")).write_text("Note\n\nLe café ouvre en mai.\n", encoding="utf-8")
+    (corpus / "locked").mkdir()
+    (corpus / "locked" / "note.txt").write_text("Note\n\nLe pont Schuman rouvre en mai.\n", encoding="utf-8")
+    scandir, locked = os.scandir, corpus / "locked"
+
+    def locked_scandir(path="."):  # as for a folder without read permission (tests may run as root)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", locked_scandir)
+    report = make_bot(corpus, tmp_path / "data", embeddings).index()
+
+    assert {skipped.source: skipped.reason for skipped in report.skipped} == {
+        "caf\ufffd.txt": "its name is not valid UTF-8: rename the file",
+        "locked/": "folder cannot be read: Permission denied",
+    }
+    assert counts(report) == (1, 0, 0, 0)  # the article
+    assert "caf\ufffd.txt" in report.summary() and "locked/" in report.summary()
+
+    locked = corpus  # now the corpus folder itself
+    with pytest.raises(PermissionError, match="corpus folder .* cannot be read"):  # not an empty corpus
+        make_bot(corpus, tmp_path / "data", embeddings).index()
+
+
 def test_a_progress_bar_shows_when_asked(corpus, tmp_path, embeddings, capsys):
     make_bot(corpus, tmp_path / "data", embeddings).index(progress=True)
 
@@ -304,6 +333,12 @@ def test_watch_mode_follows_files_created_edited_moved_and_deleted(corpus, tmp_p
         (corpus / "vaise.txt").unlink()
         assert counts(reports.get(timeout=15)) == (0, 0, 1, 3)
         assert stored(bot) == on_disk(bot)
+
+        # watchfiles stops at a file name that is not UTF-8: the watcher names it and goes on.
+        (corpus / os.fsdecode(b"caf\xe9.txt")).write_text("Note\n\nLe café ouvre en mai.\n", encoding="utf-8")
+        assert [skipped.source for skipped in reports.get(timeout=15).skipped] == ["caf\ufffd.txt"]
+        (corpus / "vaise.txt").write_text(text.format("vaise", "de Vaise", 27), encoding="utf-8")
+        assert counts(reports.get(timeout=15)) == (1, 0, 0, 3)
 
         # Editors' hidden files and other file types start no run.
         (corpus / ".gerland.txt.swp").write_text("draft")
