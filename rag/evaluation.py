@@ -132,8 +132,14 @@ def documents_language(question: Question, languages: dict[str, str]) -> str:
 
 
 def load_questions(path: Path) -> list[Question]:
+    """The questions of a JSONL file, each checked before any is asked: a bad line is named at once, not
+    after the answers before it were written."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 text file ({error})") from None
     questions = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -142,17 +148,39 @@ def load_questions(path: Path) -> list[Question]:
                 Question(
                     id=data["id"],
                     lang=data["lang"],
-                    q=data["q"],
+                    q=_question_text(data["q"]),
                     answerable=bool(data["answerable"]),
-                    must=data.get("must", []),
-                    mustnot=data.get("mustnot", []),
+                    must=_patterns(data.get("must", [])),
+                    mustnot=_patterns(data.get("mustnot", [])),
                     history=[tuple(turn) for turn in data.get("history", [])],
                     docs=_paths(data.get("docs", [])),
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except KeyError as error:
+            raise ValueError(f"{path}, line {number}: not a valid question (no {error} field)") from error
+        except (json.JSONDecodeError, TypeError, re.error) as error:
             raise ValueError(f"{path}, line {number}: not a valid question ({error})") from error
     return questions
+
+
+def _question_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise TypeError(f"q must be the question's text, not {text!r}")
+    return text
+
+
+def _patterns(groups) -> list[list[str]]:
+    """Groups of regular expressions, each compiled once here so that a bad one is found before answering."""
+    if not isinstance(groups, list) or not all(
+        isinstance(group, list) and all(isinstance(pattern, str) for pattern in group) for group in groups
+    ):
+        raise TypeError(f"must and mustnot must be lists of lists of regular expressions, not {groups!r}")
+    for pattern in (pattern for group in groups for pattern in group):
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise re.error(f"bad regular expression {pattern!r}: {error}") from None
+    return groups
 
 
 def _paths(docs) -> list[str]:

@@ -136,7 +136,22 @@ def test_the_documents_of_a_question_are_read_and_checked(tmp_path):
 def test_a_malformed_question_line_is_named_by_its_line_number(tmp_path):
     path = tmp_path / "questions.jsonl"
     path.write_text(json.dumps({"id": "a", "lang": "fr", "q": "Qui ?", "answerable": True}) + "\n\n{\"id\": \"b\"}\n")
-    with pytest.raises(ValueError, match="line 3"):
+    with pytest.raises(ValueError, match=r"line 3: not a valid question \(no 'lang' field\)"):
+        load_questions(path)
+
+
+def test_every_question_is_checked_before_any_is_asked(tmp_path):
+    path, line = tmp_path / "questions.jsonl", {"id": "a", "lang": "fr", "q": "Qui ?", "answerable": True}
+    for bad, reason in [
+        ({"q": "  "}, "q must be the question's text"),
+        ({"must": [["(Boston"]]}, r"bad regular expression '\(Boston'"),
+        ({"mustnot": ["Boston"]}, "must and mustnot must be lists of lists"),
+    ]:
+        path.write_text(json.dumps(line) + "\n" + json.dumps({**line, **bad}) + "\n")
+        with pytest.raises(ValueError, match=f"line 2: not a valid question \\({reason}"):
+            load_questions(path)
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ValueError, match="questions.jsonl: not a UTF-8 text file"):
         load_questions(path)
 
 
