@@ -205,7 +205,13 @@ class Chatbot:
         with reaching_store(self.settings):
             self._ensure_indexed()
             self._follow_other_processes()
-            return self.retriever.retrieve(query, language, self.settings.top_k)
+            sources = self.retriever.retrieve(query, language, self.settings.top_k)
+            if not sources and not self.store.get(limit=1, include=[])["ids"]:  # not "the documents don't say"
+                raise ValueError(
+                    f"No documents are indexed: add .txt, .md, .html, .pdf or .docx files to "
+                    f"{self.settings.corpus_dir} and index them."
+                )
+            return sources
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Answer ``question`` (French or English) from the corpus."""

@@ -79,6 +79,14 @@ def test_an_answer_from_a_file_edited_on_disk_since_it_was_indexed_is_withdrawn(
     assert not answer.answered and answer.check == "store"
 
 
+def test_a_question_with_no_document_indexed_is_told_so_not_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    bot, model = scripted_bot(tmp_path / "empty", tmp_path / "data")
+    with pytest.raises(ValueError, match="No documents are indexed: add .* files to .*empty"):
+        bot.ask("Qui a signé l'accord ?")
+    assert model.sent == []
+
+
 def test_missing_corpus_folder_is_named(tmp_path):
     bot = Chatbot(corpus_dir=tmp_path / "nowhere", data_dir=tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="nowhere"):
