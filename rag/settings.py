@@ -9,10 +9,11 @@ below, which work offline out of the box.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,7 +23,13 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid")  # a misspelt setting is an error
+
+    def __init__(self, **values):
+        try:
+            super().__init__(**values)
+        except ValidationError as error:  # pydantic's report is a page long: one line naming each setting
+            raise ValueError(f"Bad settings: {'; '.join(_problem(detail) for detail in error.errors())}.") from None
 
     # Where things live
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to answer from.")
@@ -117,11 +124,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("RAG_CONFIG", "rag.toml"))
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
-        )
+        if "RAG_CONFIG" in os.environ and not toml_file.is_file():
+            raise ValueError(f"RAG_CONFIG names {toml_file}, which is not a file.")
+        try:
+            toml_settings = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{toml_file}: {error}") from None
+        return init_settings, env_settings, toml_settings
 
     @property
     def chroma_dir(self) -> Path:
@@ -134,3 +143,10 @@ class Settings(BaseSettings):
     @property
     def record_db(self) -> Path:
         return self.data_dir / "index-records.sqlite"
+
+
+def _problem(detail: dict) -> str:
+    name = ".".join(str(part) for part in detail["loc"])
+    if detail["type"] == "extra_forbidden":
+        return f"{name} is not a setting"
+    return f"{name} (RAG_{name.upper()}): {detail['msg']}"

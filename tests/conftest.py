@@ -61,7 +61,9 @@ def _no_user_config(monkeypatch, tmp_path_factory):
     for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("RAG_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+    empty_config = tmp_path_factory.getbasetemp() / "empty-config.toml"
+    empty_config.touch()
+    monkeypatch.setenv("RAG_CONFIG", str(empty_config))
 
 
 @pytest.fixture

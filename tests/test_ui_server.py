@@ -24,8 +24,9 @@ def make_bot(folder: Path, **overrides) -> Chatbot:
     """A chatbot over a fresh copy of the repository's corpus, with its own store, ignoring any user config."""
     corpus = folder / "corpus"
     shutil.copytree(REPO / "corpus", corpus)
+    (folder / "empty-config.toml").touch()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAG_CONFIG", str(folder / "no-config.toml"))
+        patch.setenv("RAG_CONFIG", str(folder / "empty-config.toml"))
         return Chatbot(corpus_dir=corpus, data_dir=folder / "store", **overrides)
 
 
