@@ -7,6 +7,10 @@
    conversation, so llama.cpp reads only the request) and every check runs again; a check without one
    refuses the answer, with its reason.
 
+The prompt is first fitted to the chat model's context (where the model counts tokens: llama.cpp): the
+conversation's oldest turns are dropped, then its last one shortened; a question that does not fit alone
+raises ``QuestionTooLong`` (a ``ValueError``) before any model call, and a repair that would not fit is not made.
+
 A question costs at most ``max_model_calls`` calls of the chat model. Every ``Answer`` says which check
 refused it (``check``, ``reason``, and ``explanation`` for the user) and what was repaired (``repairs``).
 """
@@ -31,6 +35,13 @@ log = logging.getLogger(__name__)
 
 # Characters of answer held back before streaming starts, to check its language first.
 LANGUAGE_CHECK_CHARS = 16
+# Tokens of the chat model's context kept free, beyond the answer's, for a repair (its reply again and the
+# request, ~250 tokens as a rule); a repair that does not fit all the same is not made.
+REPAIR_TOKENS = 300
+
+
+class QuestionTooLong(ValueError):
+    """The question alone, with its passages, leaves the chat model no room to answer."""
 
 
 @dataclass
@@ -360,6 +371,17 @@ def first_failure(draft: Draft, checks: list[Check] = CHECKS) -> tuple[Check, st
     return None
 
 
+def shortenings(history: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    """``history``, then ever shorter: its oldest turns dropped one by one, then its last turn's question and
+    answer cut by half again and again (their starts hold what a follow-up refers to), then nothing."""
+    yield from (history[first:] for first in range(len(history) - 1))
+    question, answer = history[-1] if history else ("", "")
+    while question or answer:
+        yield [(question, answer)]
+        question, answer = question[: len(question) // 2], answer[: len(answer) // 2]
+    yield []
+
+
 class Answerer:
     """Answers a question from given passages with a chat model, checking and repairing its reply."""
 
@@ -400,10 +422,8 @@ class Answerer:
 
     def _answer(self, question, language, sources, history):
         """Generate (streaming), then check and repair until every check passes or one refuses."""
+        history, messages = self._fitted(question, language, [s.labelled for s in sources], history)
         evidence = "\n".join([question, *(s.labelled for s in sources), *(q + " " + a for q, a in history)])
-        messages = prompts.answer_messages(
-            [s.labelled for s in sources], question, language, history, examples=self.worked_examples
-        )
         # Whether to answer at all is decided on the model's probability of NONE, not on its greedy choice.
         probability = self._no_answer_probability(messages, [s.labelled for s in sources])
         if probability is not None and probability >= self.abstain_threshold:
@@ -423,6 +443,31 @@ class Answerer:
         final.no_answer_probability = probability
         return final
 
+    def _fitted(self, question, language, passages: list[str], history) -> tuple[list, list[BaseMessage]]:
+        """The longest shortening of ``history`` whose prompt leaves the model room for its answer and a
+        repair, with that prompt; a question that leaves none even alone is refused before any model work."""
+        for shorter in shortenings(history):
+            messages = prompts.answer_messages(passages, question, language, shorter, examples=self.worked_examples)
+            if self._fits(messages, spare=REPAIR_TOKENS):
+                return shorter, messages
+        room = self.chat_model.room
+        without_question = room(prompts.answer_messages(passages, "", language, [], examples=self.worked_examples))
+        raise QuestionTooLong(
+            f"The question is too long for the model: {without_question - room(messages)} tokens where "
+            f"{without_question - REPAIR_TOKENS} fit; shorten it."
+        )
+
+    def _fits(self, messages, spare: int = 0) -> bool:
+        """Whether ``messages``, the longest reply and ``spare`` tokens fit in the model's context; always, with
+        a model that cannot count them (see ``OpenAIServerChat``)."""
+        room = getattr(self.chat_model, "room", None)
+        return room is None or room(messages) >= spare
+
+    def _leaves_room_for(self, draft: Draft, request: str | None) -> bool:
+        """Whether the model has room for ``request`` after its reply (a repair asked afresh is shorter than
+        the first prompt: it has)."""
+        return request is None or self._fits(prompts.follow_up_messages(draft.messages, draft.reply, request))
+
     def _checked(self, draft: Draft, options: dict) -> Answer:
         """The draft as an answer once every check passes, repaired where a check can be (a new answer is
         generated with ``options``), or a refusal."""
@@ -433,13 +478,17 @@ class Answerer:
             log.info("Check %s: %s: %r", check.name, reason, draft.text)
             if check.keep_unrepaired and kept is None:
                 kept = replace(draft, text=check.kept_as(draft)) if check.kept_as else draft
-            if check.repair is None or check.name in repaired or calls >= self.max_model_calls:
+            request = self._repair_request(check, reason, draft.language)
+            if (
+                check.repair is None or check.name in repaired or calls >= self.max_model_calls
+                or not self._leaves_room_for(draft, request)
+            ):
                 if kept is not None:
                     return self._accepted(kept, repairs, calls)
                 return self._refusal(draft.language, draft.sources, check, reason, calls, repairs)
             repaired.add(check.name)
             repairs.append(f"{check.name}: {reason}")
-            draft = self._repaired(draft, check, reason, options)
+            draft = self._repaired(draft, check, request, options)
             log.info("Repaired (%s): %r", check.name, draft.text)
             calls += 1
         return self._accepted(draft, repairs, calls)
@@ -484,22 +533,29 @@ class Answerer:
             "passages": [s.labelled for s in sources],
         }
 
-    def _repaired(self, draft: Draft, check: Check, reason: str, options: dict) -> Draft:
+    @staticmethod
+    def _repair_request(check: Check, reason: str, language: str) -> str | None:
+        """What the model is asked after its reply, to repair it; None where the question is asked afresh (the
+        model is then sent no request it could repeat)."""
+        if check.repair == "restate":
+            return prompts.restate_request(language, check.name == "short", reason)
+        if check.repair == "answer again":
+            return prompts.answer_again_request(reason, language)
+        return None
+
+    def _repaired(self, draft: Draft, check: Check, request: str | None, options: dict) -> Draft:
         """The draft after one more model call, as ``check.repair`` says."""
         if check.repair == "restate":
-            request = prompts.restate_request(draft.language, check.name == "short", reason)
             restated = self._follow_up(draft.messages, draft.reply, request, options)
             if not restated or self._repeats(restated, request, draft):
                 return draft
             return replace(draft, text=restated)
-        request = None  # asked afresh, the model is sent no request it could repeat
-        if check.repair == "without examples":
+        if request is None:
             messages = prompts.answer_messages(
                 [s.labelled for s in draft.sources], draft.question, draft.language, draft.history, examples=False
             )
             draft = replace(draft, messages=messages, examples="")
         else:
-            request = prompts.answer_again_request(reason, draft.language)
             messages = prompts.follow_up_messages(draft.messages, draft.reply, request)
         reply = self.chat_model.invoke(messages, **options).content
         quote, text = grounding.split_reply(reply)

@@ -287,7 +287,8 @@ class Chatbot:
 
     def _capped_history(self, history) -> list[tuple[str, str]]:
         """The last ``history_turns`` (question, answer) turns, each side cut to ``max_question_chars``:
-        a long conversation costs no more to answer than a short one."""
+        a long conversation costs no more to answer than a short one. The answerer then fits them to the chat
+        model's context."""
         turns = list(history or [])
         if not all(isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn) for turn in turns):
             raise ValueError("The conversation history must be a list of (question, answer) pairs of text.")

@@ -239,6 +239,12 @@ class LlamaCppChat(BaseChatModel):
         starts = {llama.tokenize(text.encode(), add_bos=False, special=False)[0] for text in (" " + word, word)}
         return float(sum(probabilities[token] for token in starts))
 
+    def room(self, messages: list[BaseMessage]) -> int:
+        """Tokens of the context left once the prompt ``messages`` make and the longest reply are in it;
+        negative, those missing (llama.cpp would fail reading it). Counted with the model's own tokenizer,
+        in milliseconds, so that a prompt is fitted before any long work."""
+        return self.llama.n_ctx() - len(self._tokenize(self._prompt(messages))) - self.max_tokens
+
     def _reader(self) -> PromptReader:
         return PromptReader(self.llama, self.llama.passage_states, self.passage_cache, self.state_files)
 
@@ -285,6 +291,7 @@ class OpenAIServerChat(BaseChatModel):
 
     client: Any
     base_url: str
+    # No ``room``: the tokenizer and context are the server's, so prompts go as they are (an overflow is its 400).
 
     @property
     def _llm_type(self) -> str:

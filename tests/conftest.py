@@ -43,6 +43,16 @@ class ScriptedChat(GenericFakeChatModel):
         return super()._generate(messages, stop, run_manager, **kwargs)  # its streaming goes through here too
 
 
+class SmallContextChat(ScriptedChat):
+    """A scripted model that tells the room a prompt leaves in its ``context``, as llama.cpp's does; here a
+    token is a character of the messages, and a reply takes at most 200."""
+
+    context: int
+
+    def room(self, messages):
+        return self.context - sum(len(message.content) for message in messages) - 200
+
+
 def scripted_bot(corpus, data, *replies, on_call=None):
     """A real chatbot (real store and embeddings) whose chat model replies ``replies`` in order."""
     from langchain_core.messages import AIMessage

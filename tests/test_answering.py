@@ -7,9 +7,9 @@ was sent; no model is loaded, so these run in milliseconds.
 import pytest
 from langchain_core.messages import AIMessage
 
-from conftest import ScriptedChat
-from rag.answering import CHECKS, Answerer
-from rag.prompts import EXAMPLES
+from conftest import ScriptedChat, SmallContextChat
+from rag.answering import CHECKS, REPAIR_TOKENS, Answerer
+from rag.prompts import EXAMPLES, answer_messages
 from rag.retrieval import Source
 
 ARTICLE = Source(
@@ -427,3 +427,15 @@ def test_none_inside_a_restated_sentence_is_no_answer_and_the_grounded_draft_sta
     english = "Karine Dognin-Sauze and Marty Walsh signed the agreement at the bootcamp."
     final, _, _ = answer([reply(english), "La réponse est NONE."])
     assert final.answered and final.text == english
+
+
+def test_a_repair_that_would_not_fit_in_the_models_context_is_not_asked():
+    """The first prompt leaves just the room kept for a repair; this one (a long reply, then the request) needs more."""
+    prompt = answer_messages([s.labelled for s in SOURCES], "Qui a signé l'accord ?", "fr", [])
+    invented = reply("Marty Walsh et Karine Dognin-Sauze ont signé l'accord entre Lyon et Boston au bootcamp Big Booster en 2019.")
+    model = SmallContextChat(
+        messages=iter([AIMessage(invented)]), sent=[],
+        context=sum(len(message.content) for message in prompt) + 200 + REPAIR_TOKENS,
+    )
+    final, sent, _ = answer([], model=model)
+    assert not final.answered and final.check == "numbers" and final.repairs == [] and len(sent) == 1

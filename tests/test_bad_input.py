@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import scripted_bot
+from conftest import SmallContextChat, scripted_bot
 from rag import Chatbot
 
 
@@ -126,3 +126,34 @@ def test_cli_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("index", "ask", "eval", "serve"):
         assert command in result.stdout
+
+
+def small_context_bot(corpus, data, context, *replies):
+    """``scripted_bot``, its model's context ``context`` characters."""
+    bot, scripted = scripted_bot(corpus, data, *replies)
+    bot.chat_model = SmallContextChat(messages=scripted.messages, sent=[], context=context)
+    return bot, bot.chat_model
+
+
+def test_a_conversation_too_long_for_the_model_loses_its_oldest_turns_and_the_question_is_answered(corpus, tmp_path):
+    bot, model = small_context_bot(corpus, tmp_path / "data", 12_000, SIGNED)
+    history = [(f"Question {n} " + "x " * 990, f"Réponse {n} " + "y " * 990) for n in range(3)]  # within the limits
+    answer = bot.ask("Qui a signé l'accord ?", history=history)
+    assert answer.answered
+    assert model.room(model.sent[0]) >= 0
+    prompt = model.sent[0][-1].content
+    assert "Question 2" in prompt and "Réponse 2" in prompt and "Question 1" not in prompt
+
+
+def test_a_question_too_long_for_the_model_is_refused_before_any_model_call(corpus, tmp_path):
+    bot, model = small_context_bot(corpus, tmp_path / "data", 6_000, SIGNED)
+    with pytest.raises(ValueError, match=r"^The question is too long for the model: \d+ tokens where \d+ fit; shorten it\.$"):
+        bot.ask("Qui a signé l'accord ? " + "x " * 980, history=[("Qui ?", "Karine Dognin-Sauze.")])
+    assert model.sent == []
+
+
+@pytest.mark.slow
+def test_a_question_too_long_for_the_real_model_is_refused_at_once(article_bot):
+    """1,980 flamingos are within ``max_question_chars`` but ~4,000 tokens: no room is left for the passages."""
+    with pytest.raises(ValueError, match=r"The question is too long for the model: \d+ tokens where \d+ fit"):
+        article_bot.ask("Who signed it? " + "🦩" * 1980)  # llama.cpp failed reading it: "llama_decode returned 1"
