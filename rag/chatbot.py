@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag import grounding
 from rag.answering import Answer, Answerer
+from rag.documents import check_corpus_dir
 from rag.indexing import Indexer, IndexReport
 from rag.language import detect_language
 from rag.retrieval import HybridRetriever, Source
@@ -188,8 +189,7 @@ class Chatbot:
 
     def _ensure_indexed(self) -> None:
         if not self._index_checked:
-            if not self.settings.corpus_dir.is_dir():
-                raise FileNotFoundError(f"Corpus folder not found: {self.settings.corpus_dir}")
+            check_corpus_dir(self.settings.corpus_dir)
             if self.store.get(limit=1, include=[])["ids"]:
                 self._index_checked = True
             else:
@@ -230,7 +230,8 @@ class Chatbot:
         shown = ""
         for answer in self.stream_answers(question, history):
             if answer.text.startswith(shown):
-                yield answer.text[len(shown) :]
+                if answer.text != shown:
+                    yield answer.text[len(shown) :]
             else:
                 yield "\n" + answer.text
             shown = answer.text
@@ -276,7 +277,9 @@ class Chatbot:
         )
 
     def _check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str):
+            raise ValueError(f"The question must be text, not {type(question).__name__}.")
+        if not question.strip():
             raise ValueError("The question is empty: type a question about the documents.")
         question = question.strip()
         if len(question) > self.settings.max_question_chars:

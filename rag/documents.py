@@ -59,9 +59,7 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """The corpus's files, and (name, reason) of what cannot be indexed: a folder that cannot be read, a
     file name that is not UTF-8 (no store or log can hold it). A corpus folder that cannot be read is an
     error: taken as empty, it would have every document deleted from the index."""
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"Corpus folder not found: {corpus_dir}")
+    corpus_dir = check_corpus_dir(Path(corpus_dir))
     files, skipped = [], []
 
     def unreadable_folder(error: OSError) -> None:
@@ -83,6 +81,14 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             else:
                 files.append(path)
     return sorted(files), sorted(skipped)
+
+
+def check_corpus_dir(corpus_dir: Path) -> Path:
+    """``corpus_dir``, or FileNotFoundError saying what stands there instead of a folder."""
+    if not corpus_dir.is_dir():
+        what = "is a file, not a folder" if corpus_dir.exists() else "not found"
+        raise FileNotFoundError(f"Corpus folder {what}: {corpus_dir}")
+    return corpus_dir
 
 
 def printable(name: str) -> str:

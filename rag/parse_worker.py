@@ -7,6 +7,7 @@ without an ``if __name__ == "__main__":`` guard would index again in there, and 
 
 from __future__ import annotations
 
+import logging
 import math
 import resource
 import signal
@@ -22,6 +23,8 @@ def main() -> None:
     handle, max_memory_mb, max_seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this process
     from rag.documents import UnreadableDocument, extract_text  # before the limit: importing takes memory
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found": the parent names the file
 
     limit_memory(max_memory_mb)
     with Connection(handle) as connection:

@@ -44,7 +44,7 @@ def test_stream_yields_the_answer_piece_by_piece(article_bot):
     # A sentence-long answer streams; a bare one ("Le Big Booster") is restated first and comes whole.
     pieces = list(article_bot.stream("Que doit apporter l'accord à Lyon à long terme ?"))
     text = "".join(pieces)
-    assert len(pieces) > 1, pieces
+    assert len(pieces) > 1 and all(pieces), pieces
     assert detect_language(text) == "fr" and "documents ne le disent pas" not in text.lower(), text
 
 

@@ -16,6 +16,12 @@ def test_empty_question_is_rejected_with_a_message(corpus, tmp_path, question):
         bot.ask(question)
 
 
+def test_a_question_that_is_not_text_is_named_so(corpus, tmp_path):
+    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
+    with pytest.raises(ValueError, match="The question must be text, not int"):
+        bot.ask(123)
+
+
 def test_huge_question_is_rejected_with_the_limit(corpus, tmp_path):
     bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data")
     with pytest.raises(ValueError, match="limit is 2000"):
@@ -109,6 +115,9 @@ def test_cli_reports_bad_input_in_one_line_with_an_error_code(corpus, tmp_path):
     assert result.returncode == 2
     assert "Corpus folder not found" in result.stderr and "missing" in result.stderr
 
+    result = _rag("index", "--corpus", str(corpus / "lyon-boston-accord.txt"), "--data", str(tmp_path / "data"), cwd=tmp_path)
+    assert result.returncode == 2 and "Corpus folder is a file, not a folder" in result.stderr
+
     (tmp_path / "notes").write_text("not a folder", encoding="utf-8")
     result = _rag("index", "--corpus", str(corpus), "--data", str(tmp_path / "notes"), cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -116,9 +125,11 @@ def test_cli_reports_bad_input_in_one_line_with_an_error_code(corpus, tmp_path):
 
 
 def test_cli_index_prints_the_report(corpus, tmp_path):
+    (corpus / "cut.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n")  # no end: pypdf logs as it fails
     result = _rag("index", "--corpus", str(corpus), "--data", str(tmp_path / "data"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "1 added, 0 updated, 0 deleted, 0 unchanged" in result.stdout
+    assert "1 added, 0 updated, 0 deleted, 0 unchanged" in result.stdout and "1 skipped: cut.pdf (" in result.stdout
+    assert "cut.pdf" in result.stderr and "EOF marker" not in result.stderr  # the warning, not the parser's log
 
 
 def test_cli_help_lists_the_commands():
