@@ -83,12 +83,18 @@ def sentence_transformers_embeddings(settings: Settings) -> Embeddings:
 
     query_prompt, document_prompt = e5_prompts(settings)
     encode_common = {"normalize_embeddings": True}
-    return HuggingFaceEmbeddings(
-        model_name=settings.embedding_model,
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={**encode_common, **({"prompt": document_prompt} if document_prompt else {})},
-        query_encode_kwargs={**encode_common, **({"prompt": query_prompt} if query_prompt else {})},
-    )
+    try:
+        return HuggingFaceEmbeddings(
+            model_name=settings.embedding_model,
+            model_kwargs={"device": "cpu"},
+            encode_kwargs={**encode_common, **({"prompt": document_prompt} if document_prompt else {})},
+            query_encode_kwargs={**encode_common, **({"prompt": query_prompt} if query_prompt else {})},
+        )
+    except OSError as error:  # the hub's "couldn't connect to huggingface.co" for a name that is on no disk here
+        raise ValueError(
+            f"The embedding model {settings.embedding_model!r} is not a packaged one (use-multilingual, e5-small) "
+            "nor a sentence-transformers model folder on this machine, or cannot be read."
+        ) from error
 
 
 def word_translations(settings: Settings, embeddings: Embeddings) -> Callable[[list[str]], list[list[float]]] | None:

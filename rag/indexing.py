@@ -72,6 +72,8 @@ class IndexReport:
         )
         if self.skipped:
             line += f"; {len(self.skipped)} skipped: " + ", ".join(f"{s.source} ({s.reason})" for s in self.skipped)
+        if not self.added + self.updated + self.unchanged:
+            line += "; no document is indexed: the corpus folder holds no readable .txt, .md, .html, .pdf or .docx"
         return line
 
 

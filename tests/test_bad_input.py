@@ -88,6 +88,7 @@ def test_an_answer_from_a_file_edited_on_disk_since_it_was_indexed_is_withdrawn(
 def test_a_question_with_no_document_indexed_is_told_so_not_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     bot, model = scripted_bot(tmp_path / "empty", tmp_path / "data")
+    assert "no document is indexed: the corpus folder holds no readable" in bot.index().summary()
     with pytest.raises(ValueError, match="No documents are indexed: add .* files to .*empty"):
         bot.ask("Qui a signé l'accord ?")
     assert model.sent == []

@@ -16,6 +16,12 @@ def test_sentence_transformers_model_from_a_local_path_indexes_and_retrieves(cor
     assert top.document == "lyon-boston-accord.txt"
 
 
+def test_an_embedding_model_that_is_nowhere_here_is_named(corpus, tmp_path):
+    bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data", embedding_model=str(tmp_path / "no-such-model"))
+    with pytest.raises(ValueError, match="The embedding model '.*no-such-model' is not a packaged one"):
+        bot.index()
+
+
 def test_e5_models_get_their_query_and_passage_prompts():
     from rag.embeddings import e5_prompts
     from rag.settings import Settings
