@@ -4,7 +4,7 @@ Run ``rag eval SET --json`` with ``RAG_ABSTAIN_THRESHOLD=1.01`` (the model alway
 records the probability it gave NONE). With a threshold t, a question whose probability is ≥ t is refused and
 every other one gets exactly the answer of that run, so one run tells the score of every t:
 
-    RAG_ABSTAIN_THRESHOLD=1.01 rag eval eval/press-tune.jsonl --corpus eval/press --json > tune.json
+    RAG_ABSTAIN_THRESHOLD=1.01 rag eval eval/press-tune.jsonl --corpus eval/press --data .rag-press --json > tune.json
     .venv/bin/python bench/calibrate_abstention.py tune.json
 """
 

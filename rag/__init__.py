@@ -29,7 +29,7 @@ _MODULE_OF = {
     "Settings": "rag.settings",
 }
 
-__all__ = sorted(_MODULE_OF)
+__all__ = ["Answer", "Chatbot", "IndexReport", "Settings", "Source"]
 
 
 def __getattr__(name: str):

@@ -452,6 +452,11 @@ class Answerer:
                 return shorter, messages
         room = self.chat_model.room
         without_question = room(prompts.answer_messages(passages, "", language, [], examples=self.worked_examples))
+        if without_question <= REPAIR_TOKENS:  # no question could fit: the settings, not the user, must change
+            raise ValueError(
+                "The passages leave the chat model no room to answer: lower top_k or chunk_size, or raise "
+                "llm_context_tokens."
+            )
         raise QuestionTooLong(
             f"The question is too long for the model: {without_question - room(messages)} tokens where "
             f"{without_question - REPAIR_TOKENS} fit; shorten it."

@@ -205,13 +205,16 @@ class Chatbot:
         with reaching_store(self.settings):
             self._ensure_indexed()
             self._follow_other_processes()
-            sources = self.retriever.retrieve(query, language, self.settings.top_k)
-            if not sources and not self.store.get(limit=1, include=[])["ids"]:  # not "the documents don't say"
+            return self.retriever.retrieve(query, language, self.settings.top_k)
+
+    def _check_documents_indexed(self) -> None:
+        """A question over an empty store is told so, not answered "the documents don't say"."""
+        with reaching_store(self.settings):
+            if not self.store.get(limit=1, include=[])["ids"]:
                 raise ValueError(
                     f"No documents are indexed: add .txt, .md, .html, .pdf or .docx files to "
                     f"{self.settings.corpus_dir} and index them."
                 )
-            return sources
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Answer ``question`` (French or English) from the corpus."""
@@ -244,6 +247,8 @@ class Chatbot:
         chat_model_ready = self.load_chat_model()
         language = detect_language(question)
         sources = self._retrieve(self._search_query(question, history), language)
+        if not sources:
+            self._check_documents_indexed()
         key = (question, tuple(history), tuple((source.id, source.text) for source in sources))
         if (cached := self._answers.get(key)) is not None:
             answer = replace(cached, sources=list(cached.sources), seconds=time.perf_counter() - started)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 EPILOG = """Settings can also come from RAG_* environment variables or a rag.toml file
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, OSError, RuntimeError) as error:  # a file or folder that cannot be used, say so in a line
+        if args.verbose:
+            traceback.print_exc()
         print(f"rag: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

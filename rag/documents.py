@@ -65,7 +65,7 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     def unreadable_folder(error: OSError) -> None:
         folder = Path(error.filename)
         if folder == corpus_dir:
-            raise PermissionError(f"The corpus folder {corpus_dir} cannot be read: {error.strerror}")
+            raise type(error)(f"The corpus folder {corpus_dir} cannot be read: {error.strerror}") from None
         name = printable(folder.relative_to(corpus_dir).as_posix())
         skipped.append((f"{name}/", f"folder cannot be read: {error.strerror}"))
 
@@ -84,10 +84,11 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
 
 
 def check_corpus_dir(corpus_dir: Path) -> Path:
-    """``corpus_dir``, or FileNotFoundError saying what stands there instead of a folder."""
+    """``corpus_dir``, or an error saying that it is missing or a file."""
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise NotADirectoryError(f"Corpus folder is a file, not a folder: {corpus_dir}")
     if not corpus_dir.is_dir():
-        what = "is a file, not a folder" if corpus_dir.exists() else "not found"
-        raise FileNotFoundError(f"Corpus folder {what}: {corpus_dir}")
+        raise FileNotFoundError(f"Corpus folder not found: {corpus_dir}")
     return corpus_dir
 
 

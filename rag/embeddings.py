@@ -92,8 +92,9 @@ def sentence_transformers_embeddings(settings: Settings) -> Embeddings:
         )
     except OSError as error:  # the hub's "couldn't connect to huggingface.co" for a name that is on no disk here
         raise ValueError(
-            f"The embedding model {settings.embedding_model!r} is not a packaged one (use-multilingual, e5-small) "
-            "nor a sentence-transformers model folder on this machine, or cannot be read."
+            f"The embedding model {settings.embedding_model!r} cannot be loaded: it is not a packaged one "
+            "(use-multilingual, e5-small), nor a sentence-transformers model folder or hub name already "
+            f"downloaded on this machine ({str(error).splitlines()[0]})"
         ) from error
 
 

@@ -152,7 +152,7 @@ def load_questions(path: Path) -> list[Question]:
                     answerable=bool(data["answerable"]),
                     must=_patterns(data.get("must", [])),
                     mustnot=_patterns(data.get("mustnot", [])),
-                    history=[tuple(turn) for turn in data.get("history", [])],
+                    history=_turns(data.get("history", [])),
                     docs=_paths(data.get("docs", [])),
                 )
             )
@@ -178,9 +178,18 @@ def _patterns(groups) -> list[list[str]]:
     for pattern in (pattern for group in groups for pattern in group):
         try:
             re.compile(pattern)
+            re.compile(normalise(pattern))  # as evidence is looked for in passages
         except re.error as error:
             raise re.error(f"bad regular expression {pattern!r}: {error}") from None
     return groups
+
+
+def _turns(history) -> list[tuple[str, str]]:
+    if not isinstance(history, list) or not all(
+        isinstance(turn, list) and len(turn) == 2 and all(isinstance(text, str) for text in turn) for turn in history
+    ):
+        raise TypeError(f"history must be a list of [question, answer] pairs, not {history!r}")
+    return [tuple(turn) for turn in history]
 
 
 def _paths(docs) -> list[str]:

@@ -102,7 +102,7 @@ class Indexer:
         self._reconcile_records()
         recorded = self.files.fingerprints()
         documents, fingerprints, unchanged, skipped = self._read_files(recorded, parser)
-        check_corpus_of_data_dir(self.settings, claim=True)  # the corpus folder is there: this is its index
+        check_corpus_of_data_dir(self.settings, claim=bool(fingerprints or unchanged))  # once it holds documents
         report = IndexReport(skipped=skipped)
         gone = sorted(recorded.keys() - fingerprints.keys() - unchanged)
         indexed_before = {source for source, fingerprint in recorded.items() if fingerprint != FileRecords.PENDING}

@@ -28,6 +28,9 @@ log = logging.getLogger("llama.cpp")
 _log_callbacks: list = []  # the ctypes callback handed to llama.cpp: freed, it would crash the next message
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 STOP = ["<|im_end|>", "<|endoftext|>", "\nQUESTION:", "\nQuestion:"]
+# A prompt is read in pieces (the fixed prefix, each passage, the text between): a word cut at a piece's edge
+# may take a token more than in the whole prompt, which ``room`` counts.
+PIECE_TOKENS = 16
 
 
 class ChatBackendError(RuntimeError):
@@ -243,7 +246,7 @@ class LlamaCppChat(BaseChatModel):
         """Tokens of the context left once the prompt ``messages`` make and the longest reply are in it;
         negative, those missing (llama.cpp would fail reading it). Counted with the model's own tokenizer,
         in milliseconds, so that a prompt is fitted before any long work."""
-        return self.llama.n_ctx() - len(self._tokenize(self._prompt(messages))) - self.max_tokens
+        return self.llama.n_ctx() - len(self._tokenize(self._prompt(messages))) - self.max_tokens - PIECE_TOKENS
 
     def _reader(self) -> PromptReader:
         return PromptReader(self.llama, self.llama.passage_states, self.passage_cache, self.state_files)

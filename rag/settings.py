@@ -124,11 +124,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("RAG_CONFIG", "rag.toml"))
-        if "RAG_CONFIG" in os.environ and not toml_file.is_file():
+        if "RAG_CONFIG" in os.environ and (not toml_file.exists() or toml_file.is_dir()):  # /dev/null will do
             raise ValueError(f"RAG_CONFIG names {toml_file}, which is not a file.")
         try:
             toml_settings = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
-        except tomllib.TOMLDecodeError as error:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{toml_file}: {error}") from None
         return init_settings, env_settings, toml_settings
 
@@ -149,4 +149,4 @@ def _problem(detail: dict) -> str:
     name = ".".join(str(part) for part in detail["loc"])
     if detail["type"] == "extra_forbidden":
         return f"{name} is not a setting"
-    return f"{name} (RAG_{name.upper()}): {detail['msg']}"
+    return f"{name} (an argument, RAG_{name.upper()} or the TOML file): {detail['msg']}"

@@ -80,17 +80,23 @@ def check_corpus_of_data_dir(settings: Settings, claim: bool = False) -> None:
     any other corpus is then refused."""
     path = make_data_dir(settings) / "corpus-folder"
     corpus = os.path.relpath(settings.corpus_dir.resolve(), settings.data_dir.resolve())
-    if claim:
+    if claim and not path.exists():
+        written = path.with_name(f".corpus-folder-{uuid.uuid4().hex}")
+        written.write_text(corpus, encoding="utf-8")
         try:
-            with path.open("x", encoding="utf-8") as file:  # fails if claimed already
-                file.write(corpus)
+            os.link(written, path)  # whole, and only if no other process claimed it first
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links
+            os.replace(written, path)
+        finally:
+            written.unlink(missing_ok=True)
     if path.exists() and (recorded := path.read_text(encoding="utf-8").strip()) != corpus:
+        indexed = (settings.data_dir / recorded).resolve()
+        moved = "" if indexed.is_dir() else f" If you moved or renamed it, delete {path} to keep the index."
         raise ValueError(
-            f"The data folder {settings.data_dir} holds the index of {(settings.data_dir / recorded).resolve()}, "
-            f"not of {settings.corpus_dir}: give this corpus its own data folder (--data), or delete "
-            f"{settings.data_dir} to index it there."
+            f"The data folder {settings.data_dir} holds the index of {indexed}, not of {settings.corpus_dir}: give "
+            f"this corpus its own data folder (--data), or delete {settings.data_dir} to index it there.{moved}"
         )
 
 

@@ -39,7 +39,8 @@ def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, st
 
 def document_changes(corpus: Path, stop_event=None):
     """watchfiles' sets of changes to documents. watchfiles stops with an error at a file name that is not
-    UTF-8: it is started again, and the change is reported, so that an index run names the file."""
+    UTF-8: it is started again, and a change reported, so that an index run names the file (a change made
+    during that run waits for the next one). Its other errors (no inotify watches left) stop watching."""
     while True:
         try:
             yield from watch(
@@ -47,7 +48,9 @@ def document_changes(corpus: Path, stop_event=None):
             )
             return
         except RuntimeError as error:  # watchfiles' own error type is not public
-            log.warning("Watching %s again after an error: %s", corpus, error)
+            if "Unable to decode path" not in str(error):
+                raise
+            log.warning("Watching %s again after: %s", corpus, error)
             yield {(Change.modified, str(corpus))}
 
 

@@ -89,6 +89,8 @@ def test_a_question_with_no_document_indexed_is_told_so_not_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     bot, model = scripted_bot(tmp_path / "empty", tmp_path / "data")
     assert "no document is indexed: the corpus folder holds no readable" in bot.index().summary()
+    bot.warm_up()  # as `rag serve` does: a server waiting for its first upload starts
+    assert bot.retrieve("Qui a signé l'accord ?") == []
     with pytest.raises(ValueError, match="No documents are indexed: add .* files to .*empty"):
         bot.ask("Qui a signé l'accord ?")
     assert model.sent == []
@@ -161,6 +163,11 @@ def test_a_question_too_long_for_the_model_is_refused_before_any_model_call(corp
     bot, model = small_context_bot(corpus, tmp_path / "data", 6_000, SIGNED)
     with pytest.raises(ValueError, match=r"^The question is too long for the model: \d+ tokens where \d+ fit; shorten it\.$"):
         bot.ask("Qui a signé l'accord ? " + "x " * 980, history=[("Qui ?", "Karine Dognin-Sauze.")])
+    assert model.sent == []
+
+    bot, model = small_context_bot(corpus, tmp_path / "data", 1_000, SIGNED)  # the passages alone overflow it
+    with pytest.raises(ValueError, match="The passages leave the chat model no room to answer: lower top_k"):
+        bot.ask("Qui a signé l'accord ?")
     assert model.sent == []
 
 

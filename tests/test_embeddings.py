@@ -18,7 +18,7 @@ def test_sentence_transformers_model_from_a_local_path_indexes_and_retrieves(cor
 
 def test_an_embedding_model_that_is_nowhere_here_is_named(corpus, tmp_path):
     bot = Chatbot(corpus_dir=corpus, data_dir=tmp_path / "data", embedding_model=str(tmp_path / "no-such-model"))
-    with pytest.raises(ValueError, match="The embedding model '.*no-such-model' is not a packaged one"):
+    with pytest.raises(ValueError, match="The embedding model '.*no-such-model' cannot be loaded: it is not a packaged one"):
         bot.index()
 
 

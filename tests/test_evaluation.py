@@ -146,6 +146,8 @@ def test_every_question_is_checked_before_any_is_asked(tmp_path):
         ({"q": "  "}, "q must be the question's text"),
         ({"must": [["(Boston"]]}, r"bad regular expression '\(Boston'"),
         ({"mustnot": ["Boston"]}, "must and mustnot must be lists of lists"),
+        ({"must": [["fin\\Z"]]}, r"bad regular expression 'fin\\\\Z'"),  # \Z lowercased for passages: \z
+        ({"history": [["Qui ?"]]}, r"history must be a list of \[question, answer\] pairs"),
     ]:
         path.write_text(json.dumps(line) + "\n" + json.dumps({**line, **bad}) + "\n")
         with pytest.raises(ValueError, match=f"line 2: not a valid question \\({reason}"):

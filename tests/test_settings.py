@@ -25,8 +25,8 @@ def test_arguments_win_over_variables_which_win_over_the_file(config, monkeypatc
     "toml, variables, message",
     [
         ("topk = 3\n", {}, "Bad settings: topk is not a setting."),
-        ("", {"RAG_TOP_K": "many"}, "Bad settings: top_k (RAG_TOP_K): Input should be a valid integer"),
-        ("", {"RAG_TOP_K": "0"}, "Bad settings: top_k (RAG_TOP_K): Value error, must be positive."),
+        ("", {"RAG_TOP_K": "many"}, "Bad settings: top_k (an argument, RAG_TOP_K or the TOML file): Input should be a valid integer"),
+        ("", {"RAG_TOP_K": "0"}, "Bad settings: top_k (an argument, RAG_TOP_K or the TOML file): Value error, must be positive."),
         ("top_k = \n", {}, "rag.toml: Invalid value (at line 1, column 9)"),
     ],
 )
@@ -41,6 +41,8 @@ def test_a_bad_setting_is_named_in_one_line(config, monkeypatch, toml, variables
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_a_config_file_named_but_missing_is_an_error(config):
+def test_a_config_file_named_but_missing_is_an_error(config, monkeypatch):
     with pytest.raises(ValueError, match="RAG_CONFIG names .*rag.toml, which is not a file"):
         Settings()
+    monkeypatch.setenv("RAG_CONFIG", "/dev/null")  # no configuration
+    assert Settings().top_k == 4
