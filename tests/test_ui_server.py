@@ -192,6 +192,13 @@ def test_a_request_is_local_only_from_loopback_without_a_proxy(peer, headers, lo
     assert Requester.of(request).local is local
 
 
+def test_a_client_cannot_choose_the_address_its_wrong_passwords_count_against():
+    """Its own X-Forwarded-For would let it lock out the admin's address, or try passwords without end."""
+    for forged in ("127.0.0.1", "198.51.100.2", "198.51.100.3"):
+        request = SimpleNamespace(client=SimpleNamespace(host="192.0.2.5"), headers={"X-Forwarded-For": forged})
+        assert Requester.of(request) == Requester("192.0.2.5", local=False)
+
+
 def test_document_text_is_shown_as_text():
     source = Source(document="<b>doc</b>.txt", text=f"Avant. {HOSTILE} Après.", score=0.5, title="<i>t</i>")
     answer = Answer(f"Voici : {HOSTILE}", "fr", answered=True, sources=[source], quote="Avant.")

@@ -41,17 +41,18 @@ def is_local(host: str) -> bool:
 class Requester:
     """Who sent a request, as far as the server can tell."""
 
-    address: str  # the peer's address, or the client a proxy forwarded for
+    # The peer's address; behind a proxy on this computer, uvicorn has already put there the address the proxy
+    # saw (the last one of X-Forwarded-For it did not add itself). Never a header's first entry: the client
+    # writes that one, and could lock out anyone's address, or name a new one at each password it tries.
+    address: str
     local: bool  # really from this computer: a loopback peer and no proxy in between
 
     @classmethod
     def of(cls, request: gr.Request | None) -> "Requester":
         if request is None or request.client is None:
             return cls("unknown", local=False)
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-        proxied = bool(FORWARDING_HEADERS & headers.keys())
-        return cls(forwarded or request.client.host, local=not proxied and is_local(request.client.host))
+        proxied = bool(FORWARDING_HEADERS & {name.lower() for name in request.headers})
+        return cls(request.client.host, local=not proxied and is_local(request.client.host))
 
 
 class PasswordGuard:
