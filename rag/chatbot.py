@@ -27,7 +27,11 @@ from rag.store import get_all, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
-CITED_DOCUMENT_CHANGED = {
+CITED_DOCUMENT_REMOVED = {  # by an index run while the answer was written: asking again is enough
+    "fr": "Le document cité a été modifié ou supprimé pendant la réponse : posez la question à nouveau.",
+    "en": "The cited document was changed or deleted while the answer was written: ask again.",
+}
+CITED_DOCUMENT_CHANGED = {  # on disk, and not indexed again yet
     "fr": "Le document cité a changé depuis son indexation : indexez les documents, puis posez la question à nouveau.",
     "en": "The cited document has changed since it was indexed: index the documents, then ask again.",
 }
@@ -275,10 +279,12 @@ class Chatbot:
         kept = [s for s in answer.sources if (not s.id or s.id in stored) and s.document not in changed]
         if kept and kept[0] is answer.sources[0]:
             return replace(answer, sources=kept)
+        removed = bool(answer.sources[0].id) and answer.sources[0].id not in stored
         return replace(
             answer, text=grounding.REFUSALS[answer.language], answered=False, sources=kept, check="store",
-            reason="the cited passage's document was changed or deleted after it was indexed",
-            explanation=CITED_DOCUMENT_CHANGED[answer.language],
+            reason="the cited passage was removed from the index while the answer was written" if removed
+            else "the cited passage's document changed on disk after it was indexed",
+            explanation=(CITED_DOCUMENT_REMOVED if removed else CITED_DOCUMENT_CHANGED)[answer.language],
         )
 
     def _check_question(self, question: str) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 import unicodedata
+import uuid
 from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES
@@ -64,14 +64,15 @@ def save_document(
         raise DocumentExistsError(f"{target.name} is already in the corpus.")
     data = Path(upload).read_bytes()
     if replace:
-        # Written beside the target under a hidden name (never indexed), then swapped in at once.
-        handle, temporary = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=corpus_dir)
+        # Written beside the target under a hidden name (never indexed), then swapped in at once; opened as a
+        # new file is (not by mkstemp, whose 0600 would hide the document from other readers of the folder).
+        temporary = Path(corpus_dir) / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
         try:
-            with os.fdopen(handle, "wb") as file:
+            with open(temporary, "xb") as file:
                 file.write(data)
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
     else:
         try:

@@ -45,6 +45,11 @@ class UnreadableDocument(Exception):
     """A file that exists but holds no usable text."""
 
 
+def skip_reason(error: Exception) -> str:
+    """Why a file is not indexed, as its warning says: our own reasons as they are, a parser's with its type."""
+    return str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
+
+
 def is_hidden(relative: Path) -> bool:
     """A path under a hidden folder, or a hidden file (editors' and systems' own files)."""
     return any(part.startswith(".") for part in relative.parts)

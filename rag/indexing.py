@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from rag.chunking import split_documents
 from rag.corpus import remove_upload_leftovers
-from rag.documents import ParserProcess, UnreadableDocument, parse_document, read_file, scan_corpus
+from rag.documents import ParserProcess, UnreadableDocument, parse_document, read_file, scan_corpus, skip_reason
 from rag.settings import Settings
 from rag.store import FileRecords, check_corpus_of_data_dir, get_all
 
@@ -150,8 +150,7 @@ class Indexer:
                 documents.append(parse_document(data, path.suffix, source, parser.extract))
                 fingerprints[source] = fingerprint
             except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
-                reason = str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
-                skipped.append(SkippedFile(source, reason))
+                skipped.append(SkippedFile(source, skip_reason(error)))
         for file in skipped:
             log.warning("Skipped %s: %s", file.source, file.reason)
         return documents, fingerprints, unchanged, skipped

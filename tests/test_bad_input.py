@@ -56,7 +56,7 @@ def test_an_answer_citing_a_passage_deleted_while_it_was_written_is_withdrawn(co
     bot.index()
     answer = bot.ask("Qui a signé l'accord ?")
     assert not answer.answered and answer.check == "store"
-    assert answer.explanation.startswith("Le document cité a changé")
+    assert answer.explanation == "Le document cité a été modifié ou supprimé pendant la réponse : posez la question à nouveau."
 
 
 def test_a_listed_passage_deleted_while_the_answer_was_written_is_dropped_from_its_sources(corpus, tmp_path):
@@ -83,6 +83,7 @@ def test_an_answer_from_a_file_edited_on_disk_since_it_was_indexed_is_withdrawn(
     bot.index()
     answer = bot.ask("Qui a signé l'accord ?")
     assert not answer.answered and answer.check == "store"
+    assert answer.explanation.startswith("Le document cité a changé depuis son indexation : indexez les documents")
 
 
 def test_a_question_with_no_document_indexed_is_told_so_not_refused(tmp_path):

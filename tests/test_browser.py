@@ -160,6 +160,7 @@ def test_document_uploaded_in_the_panel_can_be_asked_about(page, tmp_path):
     page.get_by_role("button", name="Add to the corpus").click()
     expect(page.locator("#documents")).to_contain_text("Tramway-T10-inauguration.txt", timeout=60_000)
     expect(page.locator("#documents-report")).to_contain_text("1 added")
+    expect(page.locator("#upload")).not_to_contain_text("Tramway")  # added: not sent again by the next click
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "documents-panel.png", full_page=True)
 
@@ -242,6 +243,7 @@ def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, o
     proxied.get_by_role("option", name="lyon-boston-accord.txt").click()
     proxied.get_by_role("button", name="Delete the document").click()
     expect(report).to_contain_text(f"Nothing deleted: {refused}", timeout=60_000)
+    expect(proxied.locator("#delete-choice input")).to_have_value("lyon-boston-accord.txt")  # kept, to try again
     assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
     proxied.close()
 

@@ -69,6 +69,8 @@ def test_save_document_never_overwrites_unless_asked(tmp_path, corpus):
     save_document(corpus, upload, "lyon-boston-accord.txt", replace=True)
     assert existing.read_text(encoding="utf-8") == "new version"
     assert sorted(p.name for p in corpus.iterdir()) == ["lyon-boston-accord.txt"]  # no temporary file left
+    added = save_document(corpus, upload, "note.txt")
+    assert existing.stat().st_mode == added.stat().st_mode  # as readable by others as a document added anew
 
 
 def test_save_document_refuses_files_over_the_size_limit(tmp_path, corpus):

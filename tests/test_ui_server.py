@@ -134,12 +134,19 @@ def test_upload_delete_and_reindex_need_the_admin_password_even_from_this_comput
             library.reindex(password, client)
     assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
 
-    report = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
-    assert "Added **note.txt**" in report and "1 added" in report
+    report, not_added = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
+    assert "Added **note.txt**" in report and "1 added" in report and not_added == []
     assert "note.txt" in [row[0] for row in library.rows()]
 
-    again = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
-    assert "already in the corpus" in again and "Replace" in again
+    again, not_added = library.upload([str(upload)], ADMIN_PASSWORD, False, PROXIED)
+    assert "already in the corpus" in again and "Replace" in again and not_added == [str(upload)]
+    (upload.parent / "cut.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n")
+    (upload.parent / "empty.txt").write_bytes(b"")
+    unread, not_added = library.upload([str(upload.parent / "cut.pdf"), str(upload.parent / "empty.txt")],
+                                       ADMIN_PASSWORD, False, PROXIED)
+    assert "**cut.pdf** cannot be read (" in unread and "**empty.txt** cannot be read (no text in file)" in unread
+    assert len(not_added) == 2 and sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == [
+        "lyon-boston-accord.txt", "note.txt"]  # only files the index reads: every one listed, and deletable
 
     assert "Deleted" in library.delete("note.txt", ADMIN_PASSWORD, PROXIED)
     assert "note.txt" not in [row[0] for row in library.rows()]

@@ -15,7 +15,7 @@ import gradio as gr
 
 from rag import Chatbot, IndexReport
 from rag.corpus import delete_document, save_document
-from rag.documents import SUPPORTED_SUFFIXES
+from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
 from ui.chat import escape
 
 log = logging.getLogger(__name__)
@@ -144,25 +144,45 @@ class Library:
     def sources(self) -> list[str]:
         return [d.source for d in self.bot.documents()]
 
-    def upload(self, files: list[str] | None, password: str | None, replace: bool, requester: Requester) -> str:
-        """Save each uploaded file into the corpus, then index; one line per file."""
+    def upload(
+        self, files: list[str] | None, password: str | None, replace: bool, requester: Requester
+    ) -> tuple[str, list[str]]:
+        """Save each uploaded file into the corpus, then index: one line per file, and the files not added (left
+        in the upload box, to try again with *Replace* ticked). A file the index would skip is not saved: in
+        the corpus it would be listed nowhere, so no one could delete it."""
         self.check_access(password, requester)
         if not files:
-            return "Choose one or more files first."
-        lines, saved = [], 0
-        for upload in map(Path, files):
-            try:
-                path = save_document(self.corpus_dir, upload, upload.name, replace, self.bot.settings.max_file_mb)
-            except FileExistsError as error:
-                lines.append(f"- {escape(str(error))} Tick *Replace documents of the same name* to replace it.")
-            except (ValueError, OSError) as error:
-                lines.append(f"- {escape(str(error))}")
-            else:
-                saved += 1
-                lines.append(f"- Added **{escape(path.name)}**.")
-        if saved:
+            return "Choose one or more files first.", []
+        settings = self.bot.settings
+        lines, not_added = [], []
+        parser = ParserProcess(settings.max_parse_s, int(settings.max_text_mb * 1e6))
+        try:
+            for upload in map(Path, files):
+                line, added = self._add(upload, replace, parser)
+                lines.append(line)
+                if not added:
+                    not_added.append(str(upload))
+        finally:
+            parser.close()
+        if len(not_added) < len(files):
             lines.append(self._reindexed())
-        return "\n".join(lines)
+        return "\n".join(lines), not_added
+
+    def _add(self, upload: Path, replace: bool, parser: ParserProcess) -> tuple[str, bool]:
+        """One uploaded file into the corpus if the index can read it: the line saying what happened, and
+        whether it was added."""
+        settings = self.bot.settings
+        try:
+            parse_document(read_file(upload, settings.max_file_mb), upload.suffix, upload.name, parser.extract)
+        except Exception as error:  # noqa: BLE001 - the index would skip it, for this reason
+            return f"- **{escape(upload.name)}** cannot be read ({escape(skip_reason(error))}): not added.", False
+        try:
+            path = save_document(self.corpus_dir, upload, upload.name, replace, settings.max_file_mb)
+        except FileExistsError as error:
+            return f"- {escape(str(error))} Tick *Replace documents of the same name* to replace it.", False
+        except (ValueError, OSError) as error:
+            return f"- {escape(str(error))}", False
+        return f"- Added **{escape(path.name)}**.", True
 
     def delete(self, source: str | None, password: str | None, requester: Requester) -> str:
         self.check_access(password, requester)
@@ -203,10 +223,12 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
                 chosen = gr.Dropdown(label="Document to delete", choices=[], elem_id="delete-choice")
                 delete_button = gr.Button("Delete the document", variant="stop")
 
-    def refreshed(message: str):
-        return message, library.rows(), gr.Dropdown(choices=library.sources(), value=None), library.summary()
+    def refreshed(message: str, chosen_source: str | None = None):
+        sources = library.sources()
+        chosen_now = chosen_source if chosen_source in sources else None  # kept after a refusal, to try again
+        return message, library.rows(), gr.Dropdown(choices=sources, value=chosen_now), library.summary()
 
-    def run(not_done: str, action, *args):
+    def run(not_done: str, action, *args, chosen_source: str | None = None):
         """Run a panel action; whatever happens, show its outcome and the refreshed list. A refusal or a failure
         starts with ``not_done``, so that the message says which action it answers."""
         try:
@@ -216,21 +238,28 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
         except Exception as error:  # noqa: BLE001 - shown in the panel, not as a trace
             log.exception("Documents panel action failed")
             message = f"**{not_done}, it failed:** {escape(f'{type(error).__name__}: {error}')}"
-        return refreshed(message)
+        return refreshed(message, chosen_source)
 
     # Each change is authorised on the server, for the request that asks for it (gr.Request is injected).
     def reindex(given_password, request: gr.Request):
         return run("Not re-indexed", library.reindex, given_password, Requester.of(request))
 
     def upload(chosen_files, given_password, replace_existing, request: gr.Request):
-        return run("Nothing added", library.upload, chosen_files, given_password, replace_existing, Requester.of(request))
+        not_added = chosen_files  # all of them, unless the upload runs
+
+        def add(*args) -> str:
+            nonlocal not_added
+            message, not_added = library.upload(*args)
+            return message
+
+        return *run("Nothing added", add, chosen_files, given_password, replace_existing, Requester.of(request)), not_added
 
     def delete(source, given_password, request: gr.Request):
-        return run("Nothing deleted", library.delete, source, given_password, Requester.of(request))
+        return run("Nothing deleted", library.delete, source, given_password, Requester.of(request), chosen_source=source)
 
     outputs = [report, table, chosen, summary]
     private = {"outputs": outputs, "api_visibility": "private"}
     app.load(lambda: refreshed(""), **private)
     reindex_button.click(reindex, inputs=[password], **private)
-    upload_button.click(upload, inputs=[files, password, replace], **private)
+    upload_button.click(upload, inputs=[files, password, replace], outputs=[*outputs, files], api_visibility="private")
     delete_button.click(delete, inputs=[chosen, password], **private)
