@@ -194,10 +194,13 @@ class Chatbot:
     def _ensure_indexed(self) -> None:
         if not self._index_checked:
             check_corpus_dir(self.settings.corpus_dir)
-            if self.store.get(limit=1, include=[])["ids"]:
+            if self._holds_passages():
                 self._index_checked = True
             else:
                 self.index()
+
+    def _holds_passages(self) -> bool:
+        return bool(self.store.get(limit=1, include=[])["ids"])
 
     # Questions
     def retrieve(self, question: str, history: list[tuple[str, str]] | None = None) -> list[Source]:
@@ -214,7 +217,7 @@ class Chatbot:
     def _check_documents_indexed(self) -> None:
         """A question over an empty store is told so, not answered "the documents don't say"."""
         with reaching_store(self.settings):
-            if not self.store.get(limit=1, include=[])["ids"]:
+            if not self._holds_passages():
                 raise ValueError(
                     f"No documents are indexed: add .txt, .md, .html, .pdf or .docx files to "
                     f"{self.settings.corpus_dir} and index them."

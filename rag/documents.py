@@ -292,7 +292,7 @@ class ParserProcess:
     started again for the next one) and the index run goes on with the next file.
     """
 
-    STARTUP_S = 120.0  # the worker imports the package before its first file: not counted in the file's time
+    STARTUP_S = 120.0  # the worker imports its parsers before its first file: not counted in the file's time
 
     def __init__(self, max_seconds: float, max_chars: int, max_memory_mb: int = 2048):
         self.max_seconds, self.max_chars, self.max_memory_mb = max_seconds, max_chars, max_memory_mb

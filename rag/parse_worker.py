@@ -22,7 +22,7 @@ def main() -> None:
     ``("unreadable", reason)`` or ``("memory", None)``; stop when the parent closes the connection."""
     handle, max_memory_mb, max_seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this process
-    from rag.documents import UnreadableDocument, extract_text  # before the limit: importing takes memory
+    from rag.documents import extract_text, skip_reason  # before the limit: importing takes memory
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found": the parent names the file
 
@@ -37,12 +37,10 @@ def main() -> None:
             signal.alarm(math.ceil(max_seconds) + GRACE_S)
             try:
                 reply = ("text", extract_text(data, suffix, max_chars))
-            except UnreadableDocument as error:
-                reply = ("unreadable", str(error))
             except MemoryError:
                 reply = ("memory", None)
             except Exception as error:  # noqa: BLE001 - a parser library's error names the broken file
-                reply = ("unreadable", f"{type(error).__name__}: {error}")
+                reply = ("unreadable", skip_reason(error))
             signal.alarm(0)
             connection.send(reply)
 
