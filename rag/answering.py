@@ -9,7 +9,7 @@
 
 The prompt is first fitted to the chat model's context (where the model counts tokens: llama.cpp): the
 conversation's oldest turns are dropped, then its last one shortened; a question that does not fit alone
-raises ``QuestionTooLong`` (a ``ValueError``) before any model call, and a repair that would not fit is not made.
+raises ``QuestionTooLong`` (a ``ValueError``, in English and French) before any model call, and a repair that would not fit is not made.
 
 A question costs at most ``max_model_calls`` calls of the chat model. Every ``Answer`` says which check
 refused it (``check``, ``reason``, and ``explanation`` for the user) and what was repaired (``repairs``).
@@ -28,7 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from rag import grounding, prompts
-from rag.language import detect_language, foreign_words, is_word_of, is_yes_no_question
+from rag.language import BilingualError, detect_language, foreign_words, is_word_of, is_yes_no_question
 from rag.retrieval import Source, tokenize
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ LANGUAGE_CHECK_CHARS = 16
 REPAIR_TOKENS = 300
 
 
-class QuestionTooLong(ValueError):
+class QuestionTooLong(BilingualError):
     """The question alone, with its passages, leaves the chat model no room to answer."""
 
 
@@ -453,13 +453,16 @@ class Answerer:
         room = self.chat_model.room
         without_question = room(prompts.answer_messages(passages, "", language, [], examples=self.worked_examples))
         if without_question <= REPAIR_TOKENS:  # no question could fit: the settings, not the user, must change
-            raise ValueError(
+            raise BilingualError(
                 "The passages leave the chat model no room to answer: lower top_k or chunk_size, or raise "
-                "llm_context_tokens."
+                "llm_context_tokens.",
+                "Les passages ne laissent au modèle aucune place pour répondre : baissez top_k ou chunk_size, "
+                "ou augmentez llm_context_tokens.",
             )
+        needed, fit = without_question - room(messages), without_question - REPAIR_TOKENS
         raise QuestionTooLong(
-            f"The question is too long for the model: {without_question - room(messages)} tokens where "
-            f"{without_question - REPAIR_TOKENS} fit; shorten it."
+            f"The question is too long for the model: {needed} tokens where {fit} fit; shorten it.",
+            f"La question est trop longue pour le modèle : {needed} jetons, pour {fit} possibles ; raccourcissez-la.",
         )
 
     def _fits(self, messages, spare: int = 0) -> bool:

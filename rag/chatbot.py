@@ -20,7 +20,7 @@ from rag import grounding
 from rag.answering import Answer, Answerer
 from rag.documents import check_corpus_dir
 from rag.indexing import Indexer, IndexReport
-from rag.language import detect_language
+from rag.language import BilingualError, detect_language
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
 from rag.store import get_all, reaching_store, record_generation
@@ -98,6 +98,7 @@ class Chatbot:
     def store(self):
         from rag.store import check_corpus_of_data_dir, open_vector_store
 
+        check_corpus_dir(self.settings.corpus_dir)  # before the data folder is made: a mistyped path creates none
         check_corpus_of_data_dir(self.settings)
         return open_vector_store(self.settings, self.embeddings)
 
@@ -218,9 +219,11 @@ class Chatbot:
         """A question over an empty store is told so, not answered "the documents don't say"."""
         with reaching_store(self.settings):
             if not self._holds_passages():
-                raise ValueError(
+                raise BilingualError(
                     f"No documents are indexed: add .txt, .md, .html, .pdf or .docx files to "
-                    f"{self.settings.corpus_dir} and index them."
+                    f"{self.settings.corpus_dir} and index them.",
+                    f"Aucun document n'est indexé : ajoutez des fichiers .txt, .md, .html, .pdf ou .docx dans "
+                    f"{self.settings.corpus_dir}, puis indexez-les.",
                 )
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
@@ -294,11 +297,15 @@ class Chatbot:
         if not isinstance(question, str):
             raise ValueError(f"The question must be text, not {type(question).__name__}.")
         if not question.strip():
-            raise ValueError("The question is empty: type a question about the documents.")
+            raise BilingualError(
+                "The question is empty: type a question about the documents.",
+                "La question est vide : posez une question sur les documents.",
+            )
         question = question.strip()
-        if len(question) > self.settings.max_question_chars:
-            raise ValueError(
-                f"The question is {len(question)} characters long; the limit is {self.settings.max_question_chars}."
+        if len(question) > (limit := self.settings.max_question_chars):
+            raise BilingualError(
+                f"The question is {len(question)} characters long; the limit is {limit}.",
+                f"La question fait {len(question)} caractères ; la limite est de {limit}.",
             )
         return question
 

@@ -7,6 +7,20 @@ from functools import lru_cache
 
 LANGUAGES = ("fr", "en")
 
+class BilingualError(ValueError):
+    """A problem with a question that a person reads in the chat: its English text is ``str(error)``, and the web
+    chat shows it in the question's language (both, when the question has none, as an empty one)."""
+
+    def __init__(self, en: str, fr: str):
+        super().__init__(en)
+        self.messages = {"en": en, "fr": fr}
+
+    def in_language(self, language: str | None) -> str:
+        if language in self.messages:
+            return self.messages[language]
+        return f"{self.messages['fr']} · {self.messages['en']}"
+
+
 # Words that settle the question on their own when a text is a few words long.
 FRENCH_MARKERS = re.compile(
     r"\b(qui|quel|quelle|quels|quelles|quoi|où|combien|pourquoi|comment|est-ce|le|la|les|des|du|une|"

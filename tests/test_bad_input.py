@@ -97,10 +97,37 @@ def test_a_question_with_no_document_indexed_is_told_so_not_refused(tmp_path):
     assert model.sent == []
 
 
+def test_the_web_chat_says_what_is_wrong_with_a_question_in_its_language(corpus, tmp_path):
+    from ui.chat import respond
+
+    def shown(bot, question):
+        *_, messages = respond(bot, question, [])
+        assert len(messages) == 1 and messages[0]["content"].startswith("⚠️")
+        return messages[0]["content"]
+
+    bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED)
+    assert "La question fait 3000 caractères ; la limite est de 2000." in shown(bot, "Qui a signé ? " + "x" * 2986)
+    assert "The question is 3000 characters long; the limit is 2000." in shown(bot, "Who signed it? " + "x" * 2985)
+    assert shown(bot, "   ").endswith("La question est vide : posez une question sur les documents. · "
+                                      "The question is empty: type a question about the documents.")
+
+    bot, model = small_context_bot(corpus, tmp_path / "data", 6_000, SIGNED)
+    assert "La question est trop longue pour le modèle : " in shown(bot, "Qui a signé l'accord ? " + "x " * 980)
+    assert model.sent == []
+
+    (tmp_path / "empty").mkdir()
+    bot, model = scripted_bot(tmp_path / "empty", tmp_path / "empty-data")
+    assert "Aucun document n'est indexé : ajoutez des fichiers" in shown(bot, "Qui a signé l'accord ?")
+    assert "No documents are indexed: add" in shown(bot, "Who signed the accord?")
+
+
 def test_missing_corpus_folder_is_named(tmp_path):
     bot = Chatbot(corpus_dir=tmp_path / "nowhere", data_dir=tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         bot.index()
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        bot.ask("Qui a signé l'accord ?")
+    assert not (tmp_path / "data").exists()  # a mistyped corpus path leaves no empty store behind
 
 
 def _rag(*args, cwd):

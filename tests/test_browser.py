@@ -139,7 +139,11 @@ def test_a_refusal_says_under_it_what_was_missing(page):
 
 
 def test_bad_input_gets_a_friendly_message(page):
-    for question, reason in [("   ", "The question is empty"), ("Pourquoi ? " * 10_000, "the limit is 2000")]:
+    for question, reason in [
+        ("   ", "La question est vide : posez une question sur les documents. · The question is empty"),
+        ("Pourquoi ? " * 10_000, "la limite est de 2000"),  # in the question's language
+        ("Why? " * 10_000, "the limit is 2000"),
+    ]:
         shown = ask(page, question)[-1]
         assert reason in shown
         assert "Traceback" not in page.content()

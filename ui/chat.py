@@ -12,13 +12,14 @@ import re
 from collections.abc import Iterator
 
 from rag import Answer, Chatbot
-from rag.language import detect_language
+from rag.language import BilingualError, detect_language
 from rag.llm import ChatBackendError
 from rag.store import StoreBackendError
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_MARK = "🔎"
+LANGUAGE_SAMPLE_CHARS = 1000
 ERROR_MARK = "⚠️"
 MARKDOWN_SPECIALS = r"\\`*_\[\]#|~"
 LABELS = {
@@ -113,7 +114,10 @@ def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[di
     try:
         for answer in bot.stream_answers(message, history_pairs(history)):
             yield answer_messages(answer, final=False)
-    except ValueError as error:  # the question itself is wrong: empty, too long
+    except BilingualError as error:  # the question itself is wrong: empty, too long
+        yield error_message(error.in_language(question_language(message)))
+        return
+    except ValueError as error:
         yield error_message(str(error))
         return
     except Exception as error:  # noqa: BLE001 - the model or its server failed; the chat stays usable
@@ -124,12 +128,17 @@ def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[di
         yield answer_messages(answer)
 
 
+def question_language(question) -> str | None:
+    """The question's language; None for one that has no text. Its opening tells, however long it is."""
+    return detect_language(question[:LANGUAGE_SAMPLE_CHARS]) if isinstance(question, str) and question.strip() else None
+
+
 def failure_text(error: Exception, question: str) -> str:
     """What went wrong, in the question's language, in one short line."""
     # A backend's own message names it (the chat model or the Chroma server) and its URL.
     reason = str(error) if isinstance(error, (ChatBackendError, StoreBackendError)) else f"{type(error).__name__}: {error}."
     reason = " ".join(reason.split())[:300]
-    return FAILURES[detect_language(question)].format(error=reason)
+    return FAILURES[question_language(question) or "en"].format(error=reason)
 
 
 def answer_as_dict(answer: Answer) -> dict:
