@@ -23,7 +23,7 @@ from rag.indexing import Indexer, IndexReport
 from rag.language import BilingualError, detect_language
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
-from rag.store import get_all, reaching_store, record_generation
+from rag.store import get_all, indexed_times, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class IndexedDocument:
     title: str
     language: str
     passages: int
+    indexed_at: float | None = None  # when its passages were last written, in seconds since the epoch
 
 
 class AnswerCache:
@@ -179,16 +180,17 @@ class Chatbot:
             self._refresh_word_index()
 
     def documents(self) -> list[IndexedDocument]:
-        """The indexed documents, with their passage counts, sorted by path."""
+        """The indexed documents, with their passage counts and when they were indexed, sorted by path."""
         by_source: dict[str, IndexedDocument] = {}
         with reaching_store(self.settings):
             stored = get_all(self.store, ["metadatas"])
+        indexed_at = indexed_times(self.indexer.record_manager)
         for metadata in stored["metadatas"]:
             metadata = metadata or {}
             source = metadata.get("source", "")
-            entry = by_source.setdefault(
-                source, IndexedDocument(source, metadata.get("title", source), metadata.get("language", ""), 0)
-            )
+            entry = by_source.setdefault(source, IndexedDocument(
+                source, metadata.get("title", source), metadata.get("language", ""), 0, indexed_at.get(source)
+            ))
             entry.passages += 1
         return sorted(by_source.values(), key=lambda d: d.source)
 

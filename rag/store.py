@@ -215,6 +215,16 @@ def record_generation(record_manager: SQLRecordManager) -> tuple:
         return tuple(connection.execute(query, {"namespace": record_manager.namespace}).one())
 
 
+def indexed_times(record_manager: SQLRecordManager) -> dict[str, float]:
+    """When each document's passages were last written, in seconds since the epoch, by source: an index run
+    rewrites the records of the documents it reads again (new or changed files) and of no other."""
+    query = text(
+        "SELECT group_id, max(updated_at) FROM upsertion_record WHERE namespace = :namespace GROUP BY group_id"
+    )
+    with record_manager.engine.connect() as connection:
+        return dict(connection.execute(query, {"namespace": record_manager.namespace}).all())
+
+
 _FILES = Table(
     "indexed_file",
     MetaData(),

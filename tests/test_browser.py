@@ -194,10 +194,11 @@ def test_through_a_proxy_every_change_needs_the_password_and_works_with_it(brows
     expect(proxied.locator("#documents")).to_contain_text("proxy-note.txt", timeout=60_000)
     proxied.get_by_role("button", name="Re-index the corpus").click()
     expect(report).to_contain_text("Corpus re-indexed", timeout=60_000)
-    proxied.locator("#delete-choice input").click()
-    proxied.get_by_role("option", name="proxy-note.txt").click()
+    choose(proxied, "proxy-note.txt")
     proxied.get_by_role("button", name="Delete the document").click()
-    expect(report).to_contain_text("Deleted", timeout=60_000)
+    expect(proxied.locator("#delete-confirmation")).to_contain_text("Delete proxy-note.txt?", timeout=60_000)
+    proxied.get_by_role("button", name="Yes, delete it").click()
+    expect(report).to_contain_text("Deleted proxy-note.txt", timeout=60_000)
     expect(proxied.locator("#documents")).not_to_contain_text("proxy-note.txt", timeout=60_000)
     proxied.close()
 
@@ -230,6 +231,12 @@ def documents_panel(browser, url, **context):
     return page
 
 
+def choose(page, source: str):
+    """Pick ``source`` in the dropdown of the document to delete."""
+    page.locator("#delete-choice input").click()
+    page.get_by_role("option", name=source).click()
+
+
 def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, open_app, tmp_path):
     url, bot = open_app
     upload = tmp_path / "tram.txt"
@@ -243,9 +250,9 @@ def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, o
     expect(report).to_contain_text(f"Nothing added: {refused}", timeout=60_000)
     proxied.get_by_role("button", name="Re-index the corpus").click()
     expect(report).to_contain_text(f"Not re-indexed: {refused}", timeout=60_000)
-    proxied.locator("#delete-choice input").click()
-    proxied.get_by_role("option", name="lyon-boston-accord.txt").click()
+    choose(proxied, "lyon-boston-accord.txt")
     proxied.get_by_role("button", name="Delete the document").click()
+    proxied.get_by_role("button", name="Yes, delete it").click()
     expect(report).to_contain_text(f"Nothing deleted: {refused}", timeout=60_000)
     expect(proxied.locator("#delete-choice input")).to_have_value("lyon-boston-accord.txt")  # kept, to try again
     assert sorted(p.name for p in bot.settings.corpus_dir.iterdir()) == ["lyon-boston-accord.txt"]
@@ -255,4 +262,41 @@ def test_without_a_password_a_visitor_through_a_proxy_changes_nothing(browser, o
     direct.locator("#upload input[type=file]").set_input_files(upload)
     direct.get_by_role("button", name="Add to the corpus").click()
     expect(direct.locator("#documents")).to_contain_text("tram.txt", timeout=60_000)
+    direct.close()
+
+
+def test_deleting_a_document_takes_a_confirmation_and_cancel_keeps_it(browser, open_app):
+    url, bot = open_app
+    note = bot.settings.corpus_dir / "mediatheque.txt"
+    note.write_text("Note de presse\n\nLa médiathèque de Gerland ouvrira le 3 mars.\n", encoding="utf-8")
+    direct = documents_panel(browser, url)  # from this computer: no password needed
+    direct.get_by_role("button", name="Re-index the corpus").click()
+    expect(direct.locator("#documents")).to_contain_text("mediatheque.txt", timeout=60_000)
+    confirmation = direct.locator("#delete-confirmation")
+    expect(confirmation).to_be_hidden()
+
+    choose(direct, "mediatheque.txt")
+    direct.get_by_role("button", name="Delete the document").click()
+    expect(confirmation).to_contain_text(
+        "Delete mediatheque.txt? This removes the file from the corpus folder.", timeout=60_000
+    )
+    expect(confirmation.locator("strong")).to_have_text("mediatheque.txt")
+    assert note.is_file() and "mediatheque.txt" in direct.locator("#documents").inner_text()  # the first click asks
+
+    direct.get_by_role("button", name="Cancel").click()
+    expect(confirmation).to_be_hidden(timeout=60_000)
+    assert note.is_file() and "mediatheque.txt" in direct.locator("#documents").inner_text()
+
+    direct.get_by_role("button", name="Delete the document").click()
+    expect(confirmation).to_be_visible(timeout=60_000)
+    choose(direct, "lyon-boston-accord.txt")  # another choice withdraws the question
+    expect(confirmation).to_be_hidden(timeout=60_000)
+
+    choose(direct, "mediatheque.txt")
+    direct.get_by_role("button", name="Delete the document").click()
+    direct.get_by_role("button", name="Yes, delete it").click()
+    expect(direct.locator("#documents-report")).to_contain_text("Deleted mediatheque.txt", timeout=60_000)
+    expect(direct.locator("#documents")).not_to_contain_text("mediatheque.txt", timeout=60_000)
+    expect(confirmation).to_be_hidden()
+    assert not note.exists() and (bot.settings.corpus_dir / "lyon-boston-accord.txt").is_file()
     direct.close()

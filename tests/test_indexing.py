@@ -130,11 +130,16 @@ def test_an_edited_number_replaces_the_old_one(corpus, tmp_path, embeddings):
     budget.write_text(text.format(412), encoding="utf-8")
     bot = make_bot(corpus, tmp_path / "data", embeddings)
     bot.index()
+    first = {d.source: d.indexed_at for d in bot.documents()}
+    time.sleep(0.05)
 
     budget.write_text(text.format(437), encoding="utf-8")
     report = bot.index()
 
     assert counts(report) == (0, 1, 0, 1)
+    indexed_at = {d.source: d.indexed_at for d in bot.documents()}  # when each one's passages were written
+    assert indexed_at["lyon-boston-accord.txt"] == first["lyon-boston-accord.txt"]
+    assert indexed_at["budget.txt"] > first["budget.txt"] > time.time() - 600
     assert report.passages_written == 1 and report.passages_deleted == 1
     found = bot.retrieve("Quel budget le conseil municipal de Villeurbanne a-t-il voté ?")
     assert found[0].document == "budget.txt" and "437 millions" in found[0].text

@@ -4,14 +4,17 @@ and what the chat shows for bad input, failures and hostile documents."""
 import shutil
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 from local_server import free_port
 
 from rag import Answer, Chatbot, Source
-from ui.app import serve
+from rag.chatbot import IndexedDocument
+from ui.app import build_app, serve
 from ui.chat import answer_messages, escape, history_pairs, respond, unescape
 from ui.documents import Library, PasswordGuard, Requester
 
@@ -204,6 +207,92 @@ def test_a_client_cannot_choose_the_address_its_wrong_passwords_count_against():
     for forged in ("127.0.0.1", "198.51.100.2", "198.51.100.3"):
         request = SimpleNamespace(client=SimpleNamespace(host="192.0.2.5"), headers={"X-Forwarded-For": forged})
         assert Requester.of(request) == Requester("192.0.2.5", local=False)
+
+
+def test_the_corpus_summary_counts_one_passage_in_the_singular():
+    bot = SimpleNamespace(settings=SimpleNamespace(admin_password=""), documents=list)
+    assert Library(bot).summary() == "0 documents · 0 passages · —"
+    bot.documents = lambda: [IndexedDocument("note.txt", "Note", "fr", 1)]
+    assert Library(bot).summary() == "1 document · 1 passage · fr"
+    bot.documents = lambda: [IndexedDocument("note.txt", "Note", "fr", 1), IndexedDocument("a.txt", "A", "en", 6)]
+    assert Library(bot).summary() == "2 documents · 7 passages · en, fr"
+
+
+def test_each_document_shows_when_its_own_passages_were_indexed():
+    written = datetime(2026, 3, 2, 9, 41, 30).timestamp()
+    bot = SimpleNamespace(settings=SimpleNamespace(admin_password=""), documents=lambda: [
+        IndexedDocument("a.txt", "A", "en", 6, indexed_at=written), IndexedDocument("b.txt", "B", "fr", 2)
+    ])
+    assert Library(bot).rows() == [["a.txt", "A", "en", 6, "2026-03-02 09:41"], ["b.txt", "B", "fr", 2, ""]]
+
+
+NOTE = "press_note.txt"  # "_" is Markdown: the question must escape it
+FROM_THIS_COMPUTER = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"), headers={})
+
+
+@pytest.fixture
+def panel(tmp_path):
+    """The documents panel's events, by handler name, in the app over a corpus of two indexed documents
+    (one of them ``NOTE``) that needs the admin password: (events, library)."""
+    bot = make_bot(tmp_path, admin_password=ADMIN_PASSWORD)
+    (bot.settings.corpus_dir / NOTE).write_text(
+        "Note de presse\n\nLa médiathèque de Gerland ouvrira ses portes au public le 3 mars.\n", encoding="utf-8"
+    )
+    library = Library(bot)
+    library.guard.DELAY_S = 0.0
+    bot.index()
+    events = {}
+    for event in build_app(library).fns.values():
+        events.setdefault(event.fn.__name__ if event.fn else None, []).append(event)
+    return events, library
+
+
+def test_the_first_click_on_delete_only_asks_about_the_chosen_document(panel):
+    events, library = panel
+    (ask,) = events["ask_to_delete"]
+    on_disk = sorted(library.corpus_dir.iterdir())
+
+    report, question, confirmation, confirmed = ask.fn(NOTE)
+    assert question == r"Delete **press\_note.txt**? This removes the file from the corpus folder."
+    assert confirmation.visible and confirmed == NOTE
+    assert report == gr.skip()  # the last change's outcome stays shown
+    assert sorted(library.corpus_dir.iterdir()) == on_disk and NOTE in [row[0] for row in library.rows()]
+
+    report, _, confirmation, confirmed = ask.fn(None)
+    assert report == "Choose a document to delete first."
+    assert not confirmation.visible and confirmed is None
+
+
+def test_cancel_or_another_choice_withdraws_the_question_and_changes_nothing_else(panel):
+    events, _ = panel
+    withdrawing = events["withdrawn"]
+    confirmation, confirmed = withdrawing[0].fn()
+    assert not confirmation.visible and confirmed is None
+    assert sorted(event_name for event in withdrawing for _, event_name in event.targets) == ["change", "click"]
+    for event in withdrawing:  # the question and the confirmed name only: never the corpus or the report
+        assert [type(block) for block in event.outputs] == [gr.Column, gr.State] and not event.inputs
+
+
+def test_yes_deletes_the_confirmed_document_never_the_dropdowns_choice_and_only_with_the_password(panel):
+    events, library = panel
+    (yes,) = events["delete"]
+    assert not any(isinstance(block, gr.Dropdown) for block in yes.inputs)  # the name comes from the server
+    note = library.corpus_dir / NOTE
+
+    report, _, chosen, _, confirmation, confirmed = yes.fn(NOTE, "wrong", FROM_THIS_COMPUTER)
+    assert report == "**Nothing deleted:** Wrong admin password."
+    assert note.is_file() and chosen.value == NOTE  # kept, to try again
+    assert not confirmation.visible and confirmed is None  # each try is confirmed anew
+
+    report, table, chosen, summary, confirmation, confirmed = yes.fn(NOTE, ADMIN_PASSWORD, FROM_THIS_COMPUTER)
+    assert report.startswith(r"Deleted **press\_note.txt**. Index updated:")
+    assert not note.exists() and (library.corpus_dir / "lyon-boston-accord.txt").is_file()
+    assert [row[0] for row in table] == ["lyon-boston-accord.txt"] and summary.startswith("1 document ·")
+    assert chosen.value is None and not confirmation.visible and confirmed is None
+
+    report, *_ = yes.fn(None, ADMIN_PASSWORD, FROM_THIS_COMPUTER)  # nothing confirmed, nothing deleted
+    assert report == "Choose a document to delete first."
+    assert [p.name for p in library.corpus_dir.iterdir()] == ["lyon-boston-accord.txt"]
 
 
 def test_document_text_is_shown_as_text():

@@ -114,7 +114,7 @@ def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_opti
     really come from this computer (loopback, no proxy's forwarding headers) may change them.
     """
     library = Library(bot)
-    print(f"Index: {library.index().summary()}", flush=True)
+    print(f"Index: {bot.index().summary()}", flush=True)
     bot.warm_up()
     app = build_app(library)
     app.queue(default_concurrency_limit=bot.settings.ui_concurrency, max_size=bot.settings.ui_queue_size)

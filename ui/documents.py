@@ -13,7 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Chatbot, IndexReport
+from rag import Chatbot
+from rag.chatbot import IndexedDocument
 from rag.corpus import delete_document, save_document
 from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
 from ui.chat import escape
@@ -25,6 +26,16 @@ COLUMNS = ["Document", "Title", "Language", "Passages", "Last indexed"]
 
 # Headers a reverse proxy adds: a request carrying one comes from beyond the proxy, whatever its peer address.
 FORWARDING_HEADERS = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"}
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, in the plural unless one: "1 passage", "7 passages"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def local_time(seconds: float | None) -> str:
+    """A time since the epoch as this server's local date and time, to the minute; "" for none."""
+    return "" if seconds is None else datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
 
 
 def is_local(host: str) -> bool:
@@ -90,7 +101,6 @@ class Library:
     def __init__(self, bot: Chatbot):
         self.bot = bot
         self.guard = PasswordGuard(bot.settings.admin_password) if bot.settings.admin_password else None
-        self.indexed_at: dict[str, str] = {}
 
     @property
     def corpus_dir(self) -> Path:
@@ -113,36 +123,26 @@ class Library:
                 "Changing documents is allowed from this computer only; this server has no admin password."
             )
 
-    def index(self) -> IndexReport:
-        """Bring the index in line with the corpus folder, noting when each document was last indexed."""
-        report = self.bot.index()
-        now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        self.indexed_at = {document.source: now for document in self.bot.documents()}
-        return report
-
     def reindex(self, password: str | None, requester: Requester) -> str:
         self.check_access(password, requester)
-        return f"Corpus re-indexed: {escape(self.index().summary())}."
+        return f"Corpus re-indexed: {escape(self.bot.index().summary())}."
 
     def _reindexed(self) -> str:
-        return f"Index updated: {escape(self.index().summary())}."
+        return f"Index updated: {escape(self.bot.index().summary())}."
 
-    def summary(self) -> str:
-        """One line on what the corpus holds."""
-        documents = self.bot.documents()
+    def summary(self, documents: list[IndexedDocument] | None = None) -> str:
+        """One line on what the corpus holds (``documents``: the store's list, when already read)."""
+        documents = self.bot.documents() if documents is None else documents
         passages = sum(d.passages for d in documents)
         languages = ", ".join(sorted({d.language for d in documents if d.language})) or "—"
-        plural = "s" if len(documents) != 1 else ""
-        return f"{len(documents)} document{plural} · {passages} passages · {escape(languages)}"
+        return f"{counted(len(documents), 'document')} · {counted(passages, 'passage')} · {escape(languages)}"
 
-    def rows(self) -> list[list]:
+    def rows(self, documents: list[IndexedDocument] | None = None) -> list[list]:
+        """The documents table; "Last indexed" is when each document's passages were written."""
         return [
-            [d.source, d.title, d.language, d.passages, self.indexed_at.get(d.source, "")]
-            for d in self.bot.documents()
+            [d.source, d.title, d.language, d.passages, local_time(d.indexed_at)]
+            for d in (self.bot.documents() if documents is None else documents)
         ]
-
-    def sources(self) -> list[str]:
-        return [d.source for d in self.bot.documents()]
 
     def upload(
         self, files: list[str] | None, password: str | None, replace: bool, requester: Requester
@@ -222,11 +222,21 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
             with gr.Column(variant="panel"):
                 chosen = gr.Dropdown(label="Document to delete", choices=[], elem_id="delete-choice")
                 delete_button = gr.Button("Delete the document", variant="stop")
+                # A deletion cannot be undone: the first click only asks, about the document chosen then.
+                with gr.Column(visible=False, elem_id="delete-confirmation") as confirmation:
+                    question = gr.Markdown()
+                    with gr.Row():
+                        confirm_button = gr.Button("Yes, delete it", variant="stop")
+                        cancel_button = gr.Button("Cancel")
+    # The document the question names, kept on the server: the only one "Yes, delete it" can delete.
+    confirmed = gr.State(None)
 
     def refreshed(message: str, chosen_source: str | None = None):
-        sources = library.sources()
+        documents = library.bot.documents()  # read once: the store's whole list of passages
+        sources = [d.source for d in documents]
         chosen_now = chosen_source if chosen_source in sources else None  # kept after a refusal, to try again
-        return message, library.rows(), gr.Dropdown(choices=sources, value=chosen_now), library.summary()
+        dropdown = gr.Dropdown(choices=sources, value=chosen_now)
+        return message, library.rows(documents), dropdown, library.summary(documents)
 
     def run(not_done: str, action, *args, chosen_source: str | None = None):
         """Run a panel action; whatever happens, show its outcome and the refreshed list. A refusal or a failure
@@ -254,12 +264,35 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
 
         return *run("Nothing added", add, chosen_files, given_password, replace_existing, Requester.of(request)), not_added
 
-    def delete(source, given_password, request: gr.Request):
-        return run("Nothing deleted", library.delete, source, given_password, Requester.of(request), chosen_source=source)
+    def withdrawn():
+        """No question shown, and no document confirmed."""
+        return gr.Column(visible=False), None
+
+    def ask_to_delete(source):
+        """Delete nothing yet: ask about the chosen document, and remember which one it was."""
+        if not source:
+            return "Choose a document to delete first.", "", *withdrawn()
+        text = f"Delete **{escape(source)}**? This removes the file from the corpus folder."
+        return gr.skip(), text, gr.Column(visible=True), source
+
+    def delete(confirmed_source, given_password, request: gr.Request):
+        """Delete the document the question named, never the dropdown's choice of the moment; then the question
+        is gone, whatever the outcome, so that each deletion is confirmed anew."""
+        outcome = run("Nothing deleted", library.delete, confirmed_source, given_password, Requester.of(request),
+                      chosen_source=confirmed_source)
+        return *outcome, *withdrawn()
 
     outputs = [report, table, chosen, summary]
     private = {"outputs": outputs, "api_visibility": "private"}
     app.load(lambda: refreshed(""), **private)
     reindex_button.click(reindex, inputs=[password], **private)
     upload_button.click(upload, inputs=[files, password, replace], outputs=[*outputs, files], api_visibility="private")
-    delete_button.click(delete, inputs=[chosen, password], **private)
+    delete_button.click(
+        ask_to_delete, inputs=[chosen], outputs=[report, question, confirmation, confirmed], api_visibility="private"
+    )
+    confirm_button.click(
+        delete, inputs=[confirmed, password], outputs=[*outputs, confirmation, confirmed], api_visibility="private"
+    )
+    # Cancelling, or choosing another document, withdraws the question: it stands only for the document shown.
+    for withdrawing in (cancel_button.click, chosen.change):
+        withdrawing(withdrawn, outputs=[confirmation, confirmed], api_visibility="private")
