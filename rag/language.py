@@ -7,6 +7,7 @@ from functools import lru_cache
 
 LANGUAGES = ("fr", "en")
 
+
 class BilingualError(ValueError):
     """A problem with a question that a person reads in the chat: its English text is ``str(error)``, and the web
     chat shows it in the question's language (both, when the question has none, as an empty one)."""

@@ -19,8 +19,8 @@ from rag.store import StoreBackendError
 log = logging.getLogger(__name__)
 
 NOT_FOUND_MARK = "🔎"
-LANGUAGE_SAMPLE_CHARS = 1000
 ERROR_MARK = "⚠️"
+LANGUAGE_SAMPLE_CHARS = 1000  # of a question, enough to tell its language
 MARKDOWN_SPECIALS = r"\\`*_\[\]#|~"
 LABELS = {
     "fr": {"sources": "Sources", "relevance": "pertinence"},
