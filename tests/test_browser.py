@@ -38,11 +38,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def served(tmp_path_factory):
+    """The app served with the hostile document in its corpus: (its bot, its URL)."""
     bot = make_bot(tmp_path_factory.mktemp("browser"), admin_password=ADMIN_PASSWORD)
     (bot.settings.corpus_dir / "festival.txt").write_text(HOSTILE_DOCUMENT, encoding="utf-8")
     with running_server(bot) as url:
-        yield url
+        yield bot, url
+
+
+@pytest.fixture(scope="module")
+def app_url(served):
+    return served[1]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +142,53 @@ def test_a_refusal_says_under_it_what_was_missing(page):
     _, refusal, explanation = final.partition("The documents don't say: I can't find this information in the corpus.")
     assert refusal and explanation.strip() in {check.explanation["en"] for check in CHECKS}, final
     assert not page.locator("#chat").get_by_text("Sources (").count()
+
+
+def recorded_answers(bot, monkeypatch) -> list[dict]:
+    """The answers the server writes from now on, each {"question", "history", "stopped"}: "stopped" is
+    True when its stream was closed before its end, False when it ran to the end."""
+    runs, stream_answers = [], bot.stream_answers
+
+    def recording(question, history=None):
+        run = {"question": question, "history": history, "stopped": None}
+        runs.append(run)
+        try:
+            yield from stream_answers(question, history)
+        except GeneratorExit:
+            run["stopped"] = True
+            raise
+        run["stopped"] = False
+
+    monkeypatch.setattr(bot, "stream_answers", recording)
+    return runs
+
+
+def test_a_stopped_answer_says_so_and_the_next_question_gets_a_whole_answer(page, served, monkeypatch):
+    runs = recorded_answers(served[0], monkeypatch)
+    question = "Quels sont les domaines d'action du partenariat ?"  # asked nowhere else here: not cached
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.trim()",
+        timeout=ANSWER_TIMEOUT_S * 1000,
+    )
+    page.locator('#question [data-testid="stop-button"]').click()
+
+    stopped = page.locator('#chat [data-testid="bot"]').first
+    expect(stopped.locator("em")).to_have_text("— réponse interrompue")
+    expect(page.locator("#question textarea")).to_be_enabled(timeout=60_000)  # once the server ended the answer
+    assert not page.locator("#chat").get_by_text("Sources (").count()
+    assert runs[0]["stopped"], "the server kept writing the stopped answer"
+
+    final = ask(page, "Who attended the signing of the agreement between Lyon and Boston?")[-1]
+    assert "— answer stopped" not in final
+    assert sources_block(page).is_visible()
+    open_sources(page)
+    assert page.locator("#chat").get_by_text("lyon-boston-accord.txt").first.is_visible()
+    expect(stopped.locator("em")).to_have_text("— réponse interrompue")  # the stopped answer keeps its mark
+    [(asked, partial)] = runs[1]["history"]
+    assert asked == question and partial and "interrompue" not in partial  # the model gets its own words only
+    assert runs[1]["stopped"] is False
 
 
 def test_bad_input_gets_a_friendly_message(page):

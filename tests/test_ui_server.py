@@ -14,8 +14,8 @@ from local_server import free_port
 
 from rag import Answer, Chatbot, Source
 from rag.chatbot import IndexedDocument
-from ui.app import build_app, serve
-from ui.chat import answer_messages, escape, history_pairs, respond, unescape
+from ui.app import build_app, mark_stopped, serve
+from ui.chat import answer_messages, escape, history_pairs, marked_as_stopped, respond, unescape
 from ui.documents import Library, PasswordGuard, Requester
 
 REPO = Path(__file__).resolve().parent.parent
@@ -332,6 +332,49 @@ def test_follow_up_questions_get_the_conversation_without_sources_or_errors():
         ("Qui a signé ?", "Marty Walsh & *Karine*"),
         ("Et la date ?", "Les documents ne le disent pas."),
     ]
+
+
+def as_sent(*messages: tuple[str, str]) -> list[dict]:
+    """The chat as the browser sends it to an event: each content a list of text parts."""
+    return [{"role": role, "metadata": None, "content": [{"text": text, "type": "text"}], "options": None}
+            for role, text in messages]
+
+
+def test_a_stopped_answer_is_marked_in_the_questions_language_and_the_model_never_sees_the_mark():
+    partial = escape("La signature a eu lieu à *Boston* en présence de")
+    french = marked_as_stopped(as_sent(("user", "Qui était présent ?"), ("assistant", partial)))
+    assert french[-1]["content"] == partial + "\n\n*— réponse interrompue*"
+    english = marked_as_stopped(as_sent(("user", "Who attended?"), ("assistant", escape("Marty Walsh and"))))
+    assert english[-1]["content"] == "Marty Walsh and\n\n*— answer stopped*"
+    assert marked_as_stopped(french) == french  # stopping twice marks once
+
+    assert history_pairs(french + as_sent(("user", "Et ensuite ?"))) == [
+        ("Qui était présent ?", "La signature a eu lieu à *Boston* en présence de")
+    ]
+
+
+def test_only_an_answer_cut_short_is_marked_as_stopped():
+    finished = as_sent(("user", "Who attended?"), ("assistant", "Marty Walsh."), ("assistant", "1. passage"))
+    finished[-1]["metadata"] = {"title": "Sources (1)", "status": "done"}
+    for chat in (
+        finished,
+        as_sent(("user", "Who won the World Cup?"), ("assistant", "🔎 *The documents don't say.*")),
+        as_sent(("user", ""), ("assistant", "⚠️ The question is empty")),
+        as_sent(("user", "Who attended?")),  # stopped before the first word
+        [],
+    ):
+        assert marked_as_stopped(chat) == chat
+
+
+def test_the_stop_button_marks_the_answer_privately_in_the_chat_and_its_copies(tmp_path):
+    bot = Chatbot(corpus_dir=tmp_path, data_dir=tmp_path / "data")
+    app = build_app(Library(bot))
+    (marking,) = [event for event in app.fns.values() if event.fn is mark_stopped]
+    assert [(app.blocks[block].elem_id, name) for block, name in marking.targets] == [("question", "stop")]
+    assert marking.api_visibility == "private"
+    assert [type(block) for block in marking.outputs] == [gr.Chatbot, gr.State, gr.State]
+    stopped = as_sent(("user", "Who attended?"), ("assistant", "Marty Walsh and"))
+    assert all(chat[-1]["content"].endswith("*— answer stopped*") for chat in marking.fn(stopped))
 
 
 def test_every_event_that_runs_the_chat_model_waits_in_one_queue(tmp_path):

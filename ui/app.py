@@ -7,7 +7,7 @@ import logging
 import gradio as gr
 
 from rag import Chatbot
-from ui.chat import answer_as_dict, failure_text, respond
+from ui.chat import answer_as_dict, failure_text, marked_as_stopped, respond
 from ui.documents import Library, documents_tab
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def build_app(library: Library) -> gr.Blocks:
             )
             summary = gr.Markdown(library.summary(), elem_id="corpus-summary")
         with gr.Tab("Chat"):
-            gr.ChatInterface(
+            chat_box = gr.ChatInterface(
                 answer,
                 chatbot=gr.Chatbot(
                     elem_id="chat",
@@ -90,11 +90,28 @@ def build_app(library: Library) -> gr.Blocks:
                 fill_height=False,
                 api_visibility="private",
             )
+            # The Stop button ends the answer (the chat's own listener); this one marks it, at once rather than
+            # in the queue, so the mark is there before the chat keeps its copy of the stopped conversation.
+            chat_box.textbox.stop(
+                mark_stopped,
+                [chat_box.chatbot],
+                [chat_box.chatbot, chat_box.chatbot_state, chat_box.chatbot_value],
+                api_visibility="private",
+                queue=False,
+                show_progress="hidden",
+            )
         with gr.Tab("Documents"):
             documents_tab(app, library, summary)
         gr.api(chat, api_name="chat")
     _one_queue_for_the_chat_model(app, {answer, chat}, library.bot.settings.ui_concurrency)
     return app
+
+
+def mark_stopped(messages: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The chat with its stopped answer marked, for the chat box and for the chat's two copies of the
+    conversation, which the next question starts from: the mark stays when the next answer comes."""
+    marked = marked_as_stopped(messages)
+    return marked, marked, marked
 
 
 def _one_queue_for_the_chat_model(app: gr.Blocks, functions: set, limit: int) -> None:

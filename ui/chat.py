@@ -30,6 +30,8 @@ FAILURES = {
     "fr": "Aucune réponse n'a pu être produite : {error} Réessayez dans un instant.",
     "en": "No answer could be produced: {error} Try again in a moment.",
 }
+# Under an answer the user stopped; escaped answer text never holds a bare "*", so it cannot end like this.
+STOPPED_MARKS = {"fr": "\n\n*— réponse interrompue*", "en": "\n\n*— answer stopped*"}
 
 
 def escape(text: str) -> str:
@@ -92,7 +94,8 @@ def message_text(message: dict) -> str:
 
 
 def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
-    """(question, answer) pairs of the conversation so far, leaving out errors and sources blocks."""
+    """(question, answer) pairs of the conversation so far, leaving out errors, sources blocks and the mark
+    of a stopped answer: the model sees only what it wrote."""
     pairs, question = [], None
     for message in messages:
         text = message_text(message)
@@ -103,9 +106,35 @@ def history_pairs(messages: list[dict]) -> list[tuple[str, str]]:
                 refusal = text.split("\n\n", 1)[0]  # without the line saying what was missing
                 if refusal.startswith(f"{NOT_FOUND_MARK} *") and refusal.endswith("*"):
                     text = refusal[len(NOT_FOUND_MARK) + 2 : -1]
+                for mark in STOPPED_MARKS.values():
+                    text = text.removesuffix(mark)
                 pairs.append((question, unescape(text)))
             question = None
     return pairs
+
+
+def marked_as_stopped(messages: list[dict]) -> list[dict]:
+    """The chat with its last answer marked as stopped, in the question's language, when the user stopped it
+    part-way, so that no one copies half an answer believing it whole. A finished answer (its sources come
+    last), a refusal, an error or an answer already marked is left as it is."""
+    if not messages or not is_partial_answer(messages[-1]):
+        return messages
+    question = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), None)
+    mark = STOPPED_MARKS[question_language(question) or "en"]
+    return [*messages[:-1], {**messages[-1], "content": message_text(messages[-1]) + mark}]
+
+
+def is_partial_answer(message: dict) -> bool:
+    """Whether ``message`` is answer text cut short: a finished answer ends with its sources, a refusal or an
+    error, each marked as such."""
+    text = message_text(message)
+    return (
+        message.get("role") == "assistant"
+        and not (message.get("metadata") or {}).get("title")
+        and bool(text.strip())
+        and not text.startswith((ERROR_MARK, NOT_FOUND_MARK))
+        and not text.endswith(tuple(STOPPED_MARKS.values()))
+    )
 
 
 def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[dict]]:
