@@ -43,7 +43,7 @@ class IndexedDocument:
     title: str
     language: str
     passages: int
-    indexed_at: float | None = None  # when its passages were last written, in seconds since the epoch
+    indexed_at: float | None = None  # when the index last read it (new or changed), in seconds since the epoch
 
 
 class AnswerCache:

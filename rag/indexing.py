@@ -51,6 +51,11 @@ class SkippedFile:
     reason: str
 
 
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, in the plural unless one: "1 passage", "7 passages"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 @dataclass
 class IndexReport:
     """What an index run changed, counted in documents, plus passages written."""
@@ -67,7 +72,7 @@ class IndexReport:
     def summary(self) -> str:
         line = (
             f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.unchanged} unchanged "
-            f"documents; {self.passages_written} passages written, {self.passages_deleted} removed "
+            f"documents; {counted(self.passages_written, 'passage')} written, {self.passages_deleted} removed "
             f"in {self.seconds:.1f} s"
         )
         if self.skipped:

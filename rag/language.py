@@ -9,8 +9,9 @@ LANGUAGES = ("fr", "en")
 
 
 class BilingualError(ValueError):
-    """A problem with a question that a person reads in the chat: its English text is ``str(error)``, and the web
-    chat shows it in the question's language (both, when the question has none, as an empty one)."""
+    """Why a question cannot be answered, for the person who asked it (the question's length, no documents
+    indexed, passages that leave the model no room): its English text is ``str(error)``; the web chat and its
+    ``/chat`` endpoint give it in the question's language (both, for a question with no text)."""
 
     def __init__(self, en: str, fr: str):
         super().__init__(en)

@@ -106,8 +106,9 @@ def test_the_web_chat_says_what_is_wrong_with_a_question_in_its_language(corpus,
         return messages[0]["content"]
 
     bot, model = scripted_bot(corpus, tmp_path / "data", SIGNED)
-    assert "La question fait 3000 caractères ; la limite est de 2000." in shown(bot, "Qui a signé ? " + "x" * 2986)
-    assert "The question is 3000 characters long; the limit is 2000." in shown(bot, "Who signed it? " + "x" * 2985)
+    french, english = ("Qui a signé l'accord ? " * 200)[:3000], ("Who signed the accord? " * 200)[:3000]
+    assert "La question fait 3000 caractères ; la limite est de 2000." in shown(bot, french)
+    assert "The question is 3000 characters long; the limit is 2000." in shown(bot, english)
     assert shown(bot, "   ").endswith("La question est vide : posez une question sur les documents. · "
                                       "The question is empty: type a question about the documents.")
 

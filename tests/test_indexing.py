@@ -555,3 +555,8 @@ def test_uploads_left_half_written_are_removed_at_the_next_run(corpus, tmp_path,
     make_bot(corpus, tmp_path / "data", embeddings).index()
     assert not old.exists() and fresh.exists()
 
+
+
+def test_the_report_counts_one_passage_in_the_singular():
+    assert "; 1 passage written, 0 removed" in indexing.IndexReport(added=1, passages_written=1).summary()
+    assert "; 6 passages written, 1 removed" in indexing.IndexReport(updated=1, passages_written=6, passages_deleted=1).summary()

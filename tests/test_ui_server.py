@@ -4,7 +4,7 @@ and what the chat shows for bad input, failures and hostile documents."""
 import shutil
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +15,7 @@ from local_server import free_port
 from rag import Answer, Chatbot, Source
 from rag.chatbot import IndexedDocument
 from ui.app import build_app, mark_stopped, serve
-from ui.chat import answer_messages, escape, history_pairs, marked_as_stopped, respond, unescape
+from ui.chat import answer_messages, escape, history_pairs, marked_as_stopped, message_text, respond, unescape
 from ui.documents import Library, PasswordGuard, Requester
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,7 +80,12 @@ def test_chat_endpoint_answers_with_the_people_present_and_the_passage(client, q
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("question", "reason"), [("   ", "empty"), ("Qui ? " * 20_000, "limit is 2000")])
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [("   ", "La question est vide : posez une question sur les documents. · The question is empty"),
+     ("Qui a signé l'accord ? " * 2_000, "la limite est de 2000"),  # in the question's language
+     ("Who signed the accord? " * 2_000, "the limit is 2000")],
+)
 def test_chat_endpoint_explains_bad_questions(client, question, reason):
     from gradio_client.exceptions import AppError
 
@@ -96,7 +101,7 @@ def test_chat_endpoint_is_the_only_public_endpoint(client):
 @pytest.mark.slow
 def test_chat_shows_a_friendly_message_for_bad_input(server):
     bot, _ = server
-    for question, reason in [("", "empty"), ("x" * 100_000, "limit is 2000")]:
+    for question, reason in [("", "The question is empty"), ("Who signed it? " * 10_000, "the limit is 2000")]:
         *_, shown = respond(bot, question, [])
         assert len(shown) == 1
         assert shown[0]["content"].startswith("⚠️") and reason in shown[0]["content"]
@@ -219,11 +224,11 @@ def test_the_corpus_summary_counts_one_passage_in_the_singular():
 
 
 def test_each_document_shows_when_its_own_passages_were_indexed():
-    written = datetime(2026, 3, 2, 9, 41, 30).timestamp()
+    written = datetime(2026, 3, 2, 9, 41, 30, tzinfo=timezone.utc).timestamp()
     bot = SimpleNamespace(settings=SimpleNamespace(admin_password=""), documents=lambda: [
         IndexedDocument("a.txt", "A", "en", 6, indexed_at=written), IndexedDocument("b.txt", "B", "fr", 2)
     ])
-    assert Library(bot).rows() == [["a.txt", "A", "en", 6, "2026-03-02 09:41"], ["b.txt", "B", "fr", 2, ""]]
+    assert Library(bot).rows() == [["a.txt", "A", "en", 6, "2026-03-02 09:41 UTC"], ["b.txt", "B", "fr", 2, ""]]
 
 
 NOTE = "press_note.txt"  # "_" is Markdown: the question must escape it
@@ -353,6 +358,22 @@ def test_a_stopped_answer_is_marked_in_the_questions_language_and_the_model_neve
     ]
 
 
+def test_a_stopped_answer_keeps_its_mark_when_the_chat_redraws_from_a_copy_kept_before_the_mark(corpus, tmp_path):
+    """The chat's copy of the conversation may be kept before the Stop button's mark reaches it; the next
+    answer is drawn after that copy, so its stopped answer is marked there too."""
+    from conftest import scripted_bot
+
+    bot, model = scripted_bot(corpus, tmp_path / "data", "ANSWER: Marty Walsh, maire de Boston.\nQUOTE: C’est donc lors")
+    kept = as_sent(("user", "Qui était présent ?"), ("assistant", "Karine Dognin"))
+    *_, answer = respond(bot, "Et le maire de Boston ?", kept)
+    assert message_text(kept[-1]).endswith("*— réponse interrompue*")
+    assert "interrompue" not in model.sent[0][-1].content  # the model reads the answer as it wrote it
+
+    finished = as_sent(("user", "Qui était présent ?"), ("assistant", "🔎 *Les documents ne le disent pas.*"))
+    *_, answer = respond(bot, "Et le maire de Boston ?", finished)
+    assert message_text(finished[-1]) == "🔎 *Les documents ne le disent pas.*"
+
+
 def test_only_an_answer_cut_short_is_marked_as_stopped():
     finished = as_sent(("user", "Who attended?"), ("assistant", "Marty Walsh."), ("assistant", "1. passage"))
     finished[-1]["metadata"] = {"title": "Sources (1)", "status": "done"}
@@ -372,7 +393,10 @@ def test_the_stop_button_marks_the_answer_privately_in_the_chat_and_its_copies(t
     (marking,) = [event for event in app.fns.values() if event.fn is mark_stopped]
     assert [(app.blocks[block].elem_id, name) for block, name in marking.targets] == [("question", "stop")]
     assert marking.api_visibility == "private"
-    assert [type(block) for block in marking.outputs] == [gr.Chatbot, gr.State, gr.State]
+    chatbot, copy = marking.outputs
+    assert chatbot.elem_id == "chat" and isinstance(copy, gr.State)
+    submits = [event for event in app.fns.values() if getattr(event.fn, "__name__", "") == "_submit_fn"]
+    assert submits and all(copy in event.inputs for event in submits)  # the copy the next question starts from
     stopped = as_sent(("user", "Who attended?"), ("assistant", "Marty Walsh and"))
     assert all(chat[-1]["content"].endswith("*— answer stopped*") for chat in marking.fn(stopped))
 

@@ -7,7 +7,8 @@ import logging
 import gradio as gr
 
 from rag import Chatbot
-from ui.chat import answer_as_dict, failure_text, marked_as_stopped, respond
+from rag.language import BilingualError
+from ui.chat import answer_as_dict, failure_text, marked_as_stopped, question_language, respond
 from ui.documents import Library, documents_tab
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ def build_app(library: Library) -> gr.Blocks:
         """
         try:
             return answer_as_dict(bot.ask(message, [tuple(pair) for pair in history or []]))
-        except ValueError as error:
+        except BilingualError as error:
+            raise gr.Error(error.in_language(question_language(message)), print_exception=False) from None
+        except ValueError as error:  # the call itself is wrong: a question that is not text, a bad history
             raise gr.Error(str(error), print_exception=False) from None
         except Exception as error:  # noqa: BLE001 - the caller gets the reason, not a trace
             log.exception("Answer failed")
@@ -91,11 +94,13 @@ def build_app(library: Library) -> gr.Blocks:
                 api_visibility="private",
             )
             # The Stop button ends the answer (the chat's own listener); this one marks it, at once rather than
-            # in the queue, so the mark is there before the chat keeps its copy of the stopped conversation.
+            # in the queue, so the mark is there before the chat keeps its copy of the stopped conversation, and
+            # in that copy too (the next question starts from it). Not ChatInterface's `chatbot_value`: writing it
+            # would redraw the chat from it later, in the queue, over a question asked meanwhile.
             chat_box.textbox.stop(
                 mark_stopped,
                 [chat_box.chatbot],
-                [chat_box.chatbot, chat_box.chatbot_state, chat_box.chatbot_value],
+                [chat_box.chatbot, chat_box.chatbot_state],
                 api_visibility="private",
                 queue=False,
                 show_progress="hidden",
@@ -107,11 +112,11 @@ def build_app(library: Library) -> gr.Blocks:
     return app
 
 
-def mark_stopped(messages: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
-    """The chat with its stopped answer marked, for the chat box and for the chat's two copies of the
-    conversation, which the next question starts from: the mark stays when the next answer comes."""
+def mark_stopped(messages: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The chat with its stopped answer marked, for the chat box and for the chat's copy of the conversation,
+    which the next question starts from: the mark stays when the next answer comes."""
     marked = marked_as_stopped(messages)
-    return marked, marked, marked
+    return marked, marked
 
 
 def _one_queue_for_the_chat_model(app: gr.Blocks, functions: set, limit: int) -> None:

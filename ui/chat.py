@@ -137,19 +137,24 @@ def is_partial_answer(message: dict) -> bool:
     )
 
 
+def keep_stopped_mark(history: list[dict]) -> None:
+    """Mark, in place, the conversation's last answer if it was cut short and is not marked yet: the chat redraws
+    the conversation from its own copy of it, which it may have kept before the Stop button's mark came."""
+    if history and is_partial_answer(history[-1]):
+        history[-1].update(marked_as_stopped(history)[-1])
+
+
 def respond(bot: Chatbot, message: str, history: list[dict]) -> Iterator[list[dict]]:
     """Stream the bot's answer to ``message`` as chat messages; problems become a message, never a trace."""
+    keep_stopped_mark(history)
     answer = None
     try:
         for answer in bot.stream_answers(message, history_pairs(history)):
             yield answer_messages(answer, final=False)
-    except BilingualError as error:  # the question itself is wrong: empty, too long
+    except BilingualError as error:  # what the user can act on: the question's length, no documents indexed
         yield error_message(error.in_language(question_language(message)))
         return
-    except ValueError as error:
-        yield error_message(str(error))
-        return
-    except Exception as error:  # noqa: BLE001 - the model or its server failed; the chat stays usable
+    except Exception as error:  # noqa: BLE001 - the model, its server or the store failed; the chat stays usable
         log.exception("Answer failed")
         yield error_message(failure_text(error, message))
         return

@@ -8,13 +8,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import gradio as gr
 
 from rag import Chatbot
 from rag.chatbot import IndexedDocument
+from rag.indexing import counted
 from rag.corpus import delete_document, save_document
 from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
 from ui.chat import escape
@@ -28,14 +29,9 @@ COLUMNS = ["Document", "Title", "Language", "Passages", "Last indexed"]
 FORWARDING_HEADERS = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"}
 
 
-def counted(number: int, noun: str) -> str:
-    """``number`` and ``noun``, in the plural unless one: "1 passage", "7 passages"."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def local_time(seconds: float | None) -> str:
-    """A time since the epoch as this server's local date and time, to the minute; "" for none."""
-    return "" if seconds is None else datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+def utc_time(seconds: float | None) -> str:
+    """A time since the epoch in UTC, to the minute, saying so: the server's zone may not be the reader's."""
+    return "" if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def is_local(host: str) -> bool:
@@ -138,9 +134,9 @@ class Library:
         return f"{counted(len(documents), 'document')} · {counted(passages, 'passage')} · {escape(languages)}"
 
     def rows(self, documents: list[IndexedDocument] | None = None) -> list[list]:
-        """The documents table; "Last indexed" is when each document's passages were written."""
+        """The documents table; "Last indexed" is when the index last read each document (new or changed)."""
         return [
-            [d.source, d.title, d.language, d.passages, local_time(d.indexed_at)]
+            [d.source, d.title, d.language, d.passages, utc_time(d.indexed_at)]
             for d in (self.bot.documents() if documents is None else documents)
         ]
 
