@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag import Chatbot, indexing
+from rag import Chatbot, indexing, watch
 from rag.chunking import max_passage_chars, split_documents
 from rag.documents import ParserProcess, UnreadableDocument, corpus_files, load_file
 from rag.embeddings import make_embeddings
 from rag.settings import Settings
-from rag.store import all_passages
+from rag.store import StoreBackendError, all_passages
 from rag.watch import watch_corpus
 
 ACCORD_QUESTION = "Qui a signé l'accord entre Lyon et Boston ?"
@@ -351,6 +351,41 @@ def test_watch_mode_follows_files_created_edited_moved_and_deleted(corpus, tmp_p
         (corpus / "photo.jpg").write_bytes(b"\xff\xd8\xff")
         with pytest.raises(queue.Empty):
             reports.get(timeout=3)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
+
+
+class StoreDownOnce:
+    """A chatbot whose first index run fails as it does when the Chroma server is out of reach."""
+
+    def __init__(self, corpus: Path):
+        self.settings = Settings(corpus_dir=corpus)
+        self.runs = 0
+
+    def index(self) -> indexing.IndexReport:
+        self.runs += 1
+        if self.runs == 1:
+            raise StoreBackendError("The Chroma server at http://chroma:8000 cannot be reached.")
+        return indexing.IndexReport(added=1)
+
+
+def test_a_failed_watch_run_is_logged_and_tried_again_without_another_change(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(watch, "RETRY_MS", 500)
+    bot, reports, stop = StoreDownOnce(tmp_path), queue.Queue(), threading.Event()
+    watcher = threading.Thread(target=watch_corpus, args=(bot,), kwargs={"on_report": reports.put, "stop_event": stop})
+    watcher.start()
+    time.sleep(1)  # the watcher is up
+    try:
+        (tmp_path / "note.txt").write_text("Note\n\nLe café ouvre en mai.\n", encoding="utf-8")
+        assert reports.get(timeout=15).added == 1  # the second run: the failed one was tried again
+        assert bot.runs == 2
+        assert "failed, trying again in 0.5 s or at the next change: The Chroma server" in caplog.text
+        (tmp_path / "other.txt").write_text("Note\n\nLa piscine ouvre en juin.\n", encoding="utf-8")
+        assert reports.get(timeout=15).added == 1 and bot.runs == 3  # and it goes on watching
+        with pytest.raises(queue.Empty):  # quiet folder, last run fine: no run
+            reports.get(timeout=1.5)
     finally:
         stop.set()
         watcher.join(timeout=10)
