@@ -313,6 +313,9 @@ class OpenAIServerChat(BaseChatModel):
             raise ChatBackendError(
                 f"The chat model server at {self.base_url} answered {error.status_code}: {reason}"
             ) from error
+        except openai.APIError as error:  # an error event in the middle of a streamed reply
+            reason = " ".join(str(error.message).split())[:300]
+            raise ChatBackendError(f"The chat model server at {self.base_url} failed: {reason}") from error
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
         """Nothing to do here: the server loads its model and keeps its own cache."""
@@ -324,8 +327,11 @@ class OpenAIServerChat(BaseChatModel):
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self._reaching_server():
-            for part in self.client.stream(messages, stop=stop, **kwargs):
-                chunk = ChatGenerationChunk(message=part)
-                if run_manager:
-                    run_manager.on_llm_new_token(part.content, chunk=chunk)
-                yield chunk
+            try:
+                for part in self.client.stream(messages, stop=stop, **kwargs):
+                    chunk = ChatGenerationChunk(message=part)
+                    if run_manager:
+                        run_manager.on_llm_new_token(part.content, chunk=chunk)
+                    yield chunk
+            except ValueError as error:  # LangChain's "No generation chunks were returned": not a bad question
+                raise ChatBackendError(f"The chat model server at {self.base_url} sent no reply ({error}).") from error

@@ -1,14 +1,20 @@
-"""The ``openai`` backend against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1."""
+"""The ``openai`` backend against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1; replies no real
+server gives on demand (an error in the middle of a stream, a stream with no chunk) from a scripted one."""
 
+import json
 import shutil
 import sys
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from local_server import free_port, server_process
 from rag import Chatbot
 from rag.cli import main
-from rag.llm import ChatBackendError
+from rag.llm import ChatBackendError, make_chat_model
 from rag.packaged import resolve_gguf
 from rag.settings import Settings
 
@@ -74,3 +80,51 @@ def test_rag_ask_reports_a_server_that_is_down_in_one_line(corpus_and_store, mon
     assert code == 2
     assert error.startswith("rag: ") and down in error
     assert "\n" not in error and "Traceback" not in error
+
+
+def chunk(text: str) -> str:
+    return json.dumps({"id": "1", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
+                       "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
+
+
+@contextmanager
+def scripted_server(events: list[str]):
+    """An OpenAI-compatible server streaming ``events`` (the data of server-sent events) to any chat request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = "".join(f"data: {event}\n\n" for event in events).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def scripted_model(base_url: str):
+    return make_chat_model(Settings(llm_backend="openai", openai_base_url=base_url, llm_model=MODEL))
+
+
+def test_an_error_in_the_middle_of_a_streamed_reply_names_the_server():
+    events = [chunk("ANSWER: Marty"), json.dumps({"error": {"message": "the model\nran out of memory"}})]
+    with scripted_server(events) as base_url:
+        with pytest.raises(ChatBackendError, match=f"The chat model server at {base_url} failed: the model ran out"):
+            list(scripted_model(base_url).stream([HumanMessage("Qui a signé l'accord ?")]))
+
+
+def test_a_stream_with_no_chunk_names_the_server():
+    with scripted_server(["[DONE]"]) as base_url:
+        with pytest.raises(ChatBackendError, match=f"The chat model server at {base_url} sent no reply"):
+            list(scripted_model(base_url).stream([HumanMessage("Qui a signé l'accord ?")]))
