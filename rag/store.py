@@ -12,6 +12,7 @@ which did not change are not even read again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -29,9 +30,11 @@ from sqlalchemy.dialects.sqlite import insert
 from rag.chunking import labelled
 from rag.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 class StoreBackendError(RuntimeError):
-    """The Chroma server could not be reached; the message names it and its URL."""
+    """The Chroma server could not be reached or failed a request; the message names it and its URL."""
 
 
 def chroma_url(settings: Settings) -> str:
@@ -40,24 +43,35 @@ def chroma_url(settings: Settings) -> str:
 
 @contextmanager
 def reaching_store(settings: Settings):
-    """Failures to reach a Chroma server raised as one ``StoreBackendError`` naming it.
+    """Failures of a Chroma server raised as one ``StoreBackendError`` naming it.
 
-    chromadb reports a server that is down as httpx's errors, or as a ValueError
-    when the client is made (which would read as a bad question).
+    chromadb reports a server that is down as httpx's errors; an error the server answers as a ``ChromaError``
+    (a collection deleted on the server, a refused request), or as a bare ``Exception`` holding the body of a
+    reply that is not Chroma's (a proxy's error page). Errors of the client's creation: ``open_vector_store``.
     """
     if not settings.chroma_host:  # the embedded store: no server to name
         yield
         return
     import httpx
+    from chromadb.errors import ChromaError
 
+    url = chroma_url(settings)
     try:
         yield
-    except (httpx.TransportError, httpx.HTTPStatusError) as error:
-        raise StoreBackendError(f"The Chroma server at {chroma_url(settings)} cannot be reached ({error}).") from error
-    except ValueError as error:
-        if "connect to a Chroma server" in str(error):
-            raise StoreBackendError(f"The Chroma server at {chroma_url(settings)} cannot be reached.") from error
-        raise
+    except httpx.TransportError as error:
+        raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({error}).") from error
+    except ChromaError as error:
+        raise StoreBackendError(f"The Chroma server at {url} refused the request: {error}") from error
+    except Exception as error:
+        if type(error) is not Exception:  # only chromadb's bare Exception: any other error is not the server's
+            raise
+        raise StoreBackendError(f"The Chroma server at {url} answered with an error: {one_line(error)}") from error
+
+
+def one_line(error: Exception, most: int = 200) -> str:
+    """An error's text on one line, shortened: a server's reply may be a whole HTML page."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= most else text[:most] + "…"
 
 
 class StoreInUseError(RuntimeError):
@@ -122,17 +136,6 @@ def collection_name(settings: Settings) -> str:
     return f"{name[:50]}-{corpus_id(settings)}" if settings.chroma_host else name[:63]
 
 
-def server_address(settings: Settings) -> str:
-    """The Chroma server as host:port, the host resolved ("localhost" and "127.0.0.1" are one server)."""
-    import socket
-
-    try:
-        host = socket.gethostbyname(settings.chroma_host)
-    except OSError:
-        host = settings.chroma_host.lower()
-    return f"{host}:{settings.chroma_port}"
-
-
 _CLAIMED_STORES: dict[str, object] = {}  # embedded stores this process holds, by folder
 
 
@@ -160,7 +163,12 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
+            raise StoreBackendError(
+                f"The Chroma server at {chroma_url(settings)} cannot be reached ({one_line(error)})."
+            ) from error
     else:
         make_data_dir(settings)
         claim_embedded_store(settings)
@@ -197,15 +205,46 @@ class TitledChroma(Chroma):
 
 
 def open_record_manager(settings: Settings) -> SQLRecordManager:
-    """Records of indexed passages (content hashes), kept beside the store they describe."""
+    """Records of indexed passages (content hashes), kept beside the store they describe.
+
+    On a server they are those of the collection, whatever the server's address: a server reached at another
+    address (a container recreated, a host name resolving elsewhere) keeps its records, where records of its
+    own would have had every passage deleted and embedded again. A collection's name holds its data folder's id.
+    """
     make_data_dir(settings)
-    where = server_address(settings) if settings.chroma_host else "local"
     manager = SQLRecordManager(
-        namespace=f"chroma/{where}/{collection_name(settings)}",
+        namespace=f"chroma/{'server' if settings.chroma_host else 'local'}/{collection_name(settings)}",
         db_url=f"sqlite:///{settings.record_db}",
     )
     manager.create_schema()
+    if settings.chroma_host:
+        adopt_records_kept_by_address(manager, collection_name(settings))
     return manager
+
+
+def adopt_records_kept_by_address(manager: SQLRecordManager, collection: str) -> None:
+    """Records kept under the server's resolved address (``chroma/<ip>:<port>/<collection>``, as this product
+    kept them before) become the collection's, the most recently written ones where there are several, unless
+    the collection has records already."""
+    _FILES.metadata.create_all(manager.engine)
+    with manager.engine.begin() as connection:
+        written = connection.execute(
+            text("SELECT namespace, max(updated_at) FROM upsertion_record GROUP BY namespace")
+        ).all()
+        filed = connection.execute(text("SELECT DISTINCT namespace FROM indexed_file")).scalars().all()
+        if manager.namespace in {*filed, *(namespace for namespace, _ in written)}:
+            return
+        last_written = dict(written)
+        by_address = [namespace for namespace in {*filed, *last_written}
+                      if namespace.startswith("chroma/") and namespace.endswith(f"/{collection}")
+                      and not namespace.startswith("chroma/local/")]
+        if not by_address:
+            return
+        adopted = max(by_address, key=lambda namespace: last_written.get(namespace) or 0.0)
+        for table in ("upsertion_record", "indexed_file"):
+            connection.execute(text(f"UPDATE {table} SET namespace = :new WHERE namespace = :old"),
+                               {"new": manager.namespace, "old": adopted})
+        log.info("Index records of %s kept under %s are now the collection's", collection, adopted)
 
 
 def record_generation(record_manager: SQLRecordManager) -> tuple:

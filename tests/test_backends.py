@@ -7,6 +7,11 @@ the same chatbot works again once the server is back, without a restart.
 import os
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import chromadb
 
 import pytest
 
@@ -16,7 +21,7 @@ from rag import Chatbot
 from rag.llm import ChatBackendError
 from rag.packaged import resolve_gguf
 from rag.settings import Settings
-from rag.store import StoreBackendError
+from rag.store import StoreBackendError, collection_name
 from ui.chat import respond
 
 pytestmark = pytest.mark.slow
@@ -75,6 +80,53 @@ def test_a_chroma_server_that_stops_is_named_and_the_bot_recovers_when_it_is_bac
     with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma-2.log"):
         assert any("Walsh" in source.text for source in bot.retrieve(QUESTION))
         assert bot.index().unchanged == 1
+
+
+class BadGateway(BaseHTTPRequestHandler):
+    """A reverse proxy whose Chroma server is gone: a 502 error page in HTML for every request."""
+
+    def reply(self):
+        page = b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    do_GET = do_POST = do_PUT = do_DELETE = reply
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def bad_gateway(port):
+    server = ThreadingHTTPServer(("127.0.0.1", port), BadGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_chroma_server_that_lost_the_collection_or_a_proxy_error_page_is_named_in_one_line(corpus, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {"corpus_dir": corpus, "data_dir": tmp_path / "data", "chroma_host": "127.0.0.1", "chroma_port": port}
+    bot = Chatbot(**settings)
+    with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma.log"):
+        bot.index()
+        chromadb.HttpClient(host="127.0.0.1", port=port).delete_collection(collection_name(bot.settings))
+        refused = f"The Chroma server at {url} refused the request: .*does not exist"
+        with pytest.raises(StoreBackendError, match=refused):
+            bot.retrieve(QUESTION)
+
+    with bad_gateway(port):
+        for server_behind_a_proxy in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
+            with pytest.raises(StoreBackendError, match=f"The Chroma server at {url}") as raised:
+                server_behind_a_proxy.retrieve(QUESTION)
+            assert "\n" not in str(raised.value) and "502 Bad Gateway" in str(raised.value)
 
 
 def test_a_chat_server_that_refuses_or_stops_is_named_and_the_bot_recovers(corpus, tmp_path):
