@@ -107,7 +107,7 @@ class Chatbot:
     def indexer(self) -> Indexer:
         from rag.store import open_record_manager
 
-        return Indexer(self.settings, self.store, open_record_manager(self.settings))
+        return Indexer(self.settings, self.store, open_record_manager(self.settings, self.store))
 
     @cached_property
     def retriever(self) -> HybridRetriever:

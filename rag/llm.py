@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from textwrap import shorten
 from typing import Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
@@ -308,14 +309,16 @@ class OpenAIServerChat(BaseChatModel):
             yield
         except openai.APIConnectionError as error:
             raise ChatBackendError(f"The chat model server at {self.base_url} cannot be reached: {error}") from error
-        except openai.APIStatusError as error:  # a wrong model name (404), key (401), a server fault (5xx)
-            reason = " ".join(str(error.message).split())[:300]
+        except openai.APIError as error:  # a wrong model name (404), key (401), a server fault (5xx), or mid-stream
+            what = f"answered {error.status_code}" if isinstance(error, openai.APIStatusError) else "failed"
+            reason = shorten(str(error.message), 300, placeholder=" …")
+            raise ChatBackendError(f"The chat model server at {self.base_url} {what}: {reason}") from error
+        except ValueError as error:  # LangChain's words for a reply it cannot read ("No generation chunks were
+            # returned", an error in a reply that says 200): the messages are this program's, never at fault
+            reason = shorten(str(error), 300, placeholder=" …")
             raise ChatBackendError(
-                f"The chat model server at {self.base_url} answered {error.status_code}: {reason}"
+                f"The chat model server at {self.base_url} sent no usable reply: {reason}"
             ) from error
-        except openai.APIError as error:  # an error event in the middle of a streamed reply
-            reason = " ".join(str(error.message).split())[:300]
-            raise ChatBackendError(f"The chat model server at {self.base_url} failed: {reason}") from error
 
     def warm_up(self, messages: list[BaseMessage]) -> None:
         """Nothing to do here: the server loads its model and keeps its own cache."""
@@ -327,11 +330,8 @@ class OpenAIServerChat(BaseChatModel):
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
         with self._reaching_server():
-            try:
-                for part in self.client.stream(messages, stop=stop, **kwargs):
-                    chunk = ChatGenerationChunk(message=part)
-                    if run_manager:
-                        run_manager.on_llm_new_token(part.content, chunk=chunk)
-                    yield chunk
-            except ValueError as error:  # LangChain's "No generation chunks were returned": not a bad question
-                raise ChatBackendError(f"The chat model server at {self.base_url} sent no reply ({error}).") from error
+            for part in self.client.stream(messages, stop=stop, **kwargs):
+                chunk = ChatGenerationChunk(message=part)
+                if run_manager:
+                    run_manager.on_llm_new_token(part.content, chunk=chunk)
+                yield chunk

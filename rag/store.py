@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from textwrap import shorten
 
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
@@ -46,8 +47,9 @@ def reaching_store(settings: Settings):
     """Failures of a Chroma server raised as one ``StoreBackendError`` naming it.
 
     chromadb reports a server that is down as httpx's errors; an error the server answers as a ``ChromaError``
-    (a collection deleted on the server, a refused request), or as a bare ``Exception`` holding the body of a
-    reply that is not Chroma's (a proxy's error page). Errors of the client's creation: ``open_vector_store``.
+    (a collection deleted on the server, a refused request), or, for a reply that is not Chroma's (a proxy's
+    error page), as an ``Exception`` holding its body, raised while handling httpx's ``HTTPStatusError``.
+    Errors of the client's creation: ``open_vector_store``.
     """
     if not settings.chroma_host:  # the embedded store: no server to name
         yield
@@ -63,15 +65,13 @@ def reaching_store(settings: Settings):
     except ChromaError as error:
         raise StoreBackendError(f"The Chroma server at {url} refused the request: {error}") from error
     except Exception as error:
-        if type(error) is not Exception:  # only chromadb's bare Exception: any other error is not the server's
+        if not isinstance(error.__context__, httpx.HTTPStatusError):  # raised while handling one: the server's reply
             raise
-        raise StoreBackendError(f"The Chroma server at {url} answered with an error: {one_line(error)}") from error
-
-
-def one_line(error: Exception, most: int = 200) -> str:
-    """An error's text on one line, shortened: a server's reply may be a whole HTML page."""
-    text = " ".join(str(error).split())
-    return text if len(text) <= most else text[:most] + "…"
+        status = error.__context__.response
+        reply = f": {shorten(str(error), 200, placeholder=' …')}" if str(error).strip() else ""
+        raise StoreBackendError(
+            f"The Chroma server at {url} answered {status.status_code} {status.reason_phrase}{reply}"
+        ) from error
 
 
 class StoreInUseError(RuntimeError):
@@ -166,9 +166,8 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
         try:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
-            raise StoreBackendError(
-                f"The Chroma server at {chroma_url(settings)} cannot be reached ({one_line(error)})."
-            ) from error
+            url, reason = chroma_url(settings), shorten(str(error), 200, placeholder=" …")
+            raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason})") from error
     else:
         make_data_dir(settings)
         claim_embedded_store(settings)
@@ -189,6 +188,11 @@ class TitledChroma(Chroma):
     part of the passage, where it could be quoted as a statement.
     """
 
+    @property
+    def collection_id(self) -> str:
+        """The id the store gave the collection when it made it: another for another store, or once remade."""
+        return str(self._collection.id)
+
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, ids: list[str] | None = None,
                   **kwargs) -> list[str]:
         texts = list(texts)
@@ -204,47 +208,48 @@ class TitledChroma(Chroma):
         return ids
 
 
-def open_record_manager(settings: Settings) -> SQLRecordManager:
+def open_record_manager(settings: Settings, store: TitledChroma) -> SQLRecordManager:
     """Records of indexed passages (content hashes), kept beside the store they describe.
 
-    On a server they are those of the collection, whatever the server's address: a server reached at another
-    address (a container recreated, a host name resolving elsewhere) keeps its records, where records of its
-    own would have had every passage deleted and embedded again. A collection's name holds its data folder's id.
+    On a server they are those of the collection, by its id: the same whatever address reaches the server (a
+    container recreated, a host name resolving elsewhere), where records kept under its resolved address were
+    lost with it, and every passage deleted and embedded again; another server's collection has its own.
     """
     make_data_dir(settings)
     manager = SQLRecordManager(
-        namespace=f"chroma/{'server' if settings.chroma_host else 'local'}/{collection_name(settings)}",
+        namespace=f"chroma/{store.collection_id if settings.chroma_host else 'local'}/{collection_name(settings)}",
         db_url=f"sqlite:///{settings.record_db}",
     )
     manager.create_schema()
     if settings.chroma_host:
-        adopt_records_kept_by_address(manager, collection_name(settings))
+        adopt_records(manager, f"chroma/{server_address(settings)}/{collection_name(settings)}")
     return manager
 
 
-def adopt_records_kept_by_address(manager: SQLRecordManager, collection: str) -> None:
-    """Records kept under the server's resolved address (``chroma/<ip>:<port>/<collection>``, as this product
-    kept them before) become the collection's, the most recently written ones where there are several, unless
-    the collection has records already."""
+def server_address(settings: Settings) -> str:
+    """The Chroma server as host:port, the host resolved: where records of a server were kept before."""
+    import socket
+
+    try:
+        host = socket.gethostbyname(settings.chroma_host)
+    except OSError:
+        host = settings.chroma_host.lower()
+    return f"{host}:{settings.chroma_port}"
+
+
+def adopt_records(manager: SQLRecordManager, earlier: str) -> None:
+    """The records kept under the namespace ``earlier`` become ``manager``'s, unless it has some already."""
     _FILES.metadata.create_all(manager.engine)
+    tables = ("upsertion_record", "indexed_file")
+    names = {"new": manager.namespace, "old": earlier}
     with manager.engine.begin() as connection:
-        written = connection.execute(
-            text("SELECT namespace, max(updated_at) FROM upsertion_record GROUP BY namespace")
-        ).all()
-        filed = connection.execute(text("SELECT DISTINCT namespace FROM indexed_file")).scalars().all()
-        if manager.namespace in {*filed, *(namespace for namespace, _ in written)}:
+        if any(connection.execute(text(f"SELECT 1 FROM {table} WHERE namespace = :new LIMIT 1"), names).first()
+               for table in tables):
             return
-        last_written = dict(written)
-        by_address = [namespace for namespace in {*filed, *last_written}
-                      if namespace.startswith("chroma/") and namespace.endswith(f"/{collection}")
-                      and not namespace.startswith("chroma/local/")]
-        if not by_address:
-            return
-        adopted = max(by_address, key=lambda namespace: last_written.get(namespace) or 0.0)
-        for table in ("upsertion_record", "indexed_file"):
-            connection.execute(text(f"UPDATE {table} SET namespace = :new WHERE namespace = :old"),
-                               {"new": manager.namespace, "old": adopted})
-        log.info("Index records of %s kept under %s are now the collection's", collection, adopted)
+        update = "UPDATE {} SET namespace = :new WHERE namespace = :old"
+        moved = [connection.execute(text(update.format(table)), names).rowcount for table in tables]
+    if any(moved):
+        log.info("Index records kept under %s are now those of %s", earlier, manager.namespace)
 
 
 def record_generation(record_manager: SQLRecordManager) -> tuple:

@@ -6,13 +6,14 @@ one index run: the run starts once the folder has been quiet for
 ``QUIET_MS``, or ``MAX_WAIT_MS`` after the first change at the latest.
 Changes made during a run are kept and start the next one. A run that fails
 (a Chroma server out of reach, a folder that cannot be read) is logged and
-tried again ``RETRY_MS`` later, or at the next change: a watcher serving
-beside the web UI must not stop for good at one failure.
+tried again once ``RETRY_MS`` have passed, at the next change or quiet spell:
+a watcher serving beside the web UI must not stop for good at one failure.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from watchfiles import Change, watch
 
 from rag.documents import SUPPORTED_SUFFIXES, is_hidden
 from rag.indexing import IndexReport
+from rag.store import StoreBackendError
 
 log = logging.getLogger(__name__)
 
@@ -31,38 +33,43 @@ RETRY_MS = 30_000
 def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, stop_event=None) -> None:
     """Re-index ``bot``'s corpus whenever a document changes, until Ctrl-C or ``stop_event`` is set.
 
-    Ctrl-C raises ``KeyboardInterrupt``; a run it cuts short is finished by the next one.
+    Ctrl-C raises ``KeyboardInterrupt``; a run it cuts short is finished by the next one. A run that fails for
+    want of its store or its files is logged (a reason given again, at INFO) and tried again; any other error
+    is a fault of this program and stops watching.
     """
     corpus = bot.settings.corpus_dir.resolve()
-    failed = False
+    failure, failed_at = None, 0.0
     for changes in document_changes(corpus, stop_event):
-        if not changes and not failed:  # a quiet RETRY_MS: nothing to do
+        retry_due = failure is not None and time.monotonic() - failed_at >= RETRY_MS / 1000
+        if not changes and not retry_due:
             continue
-        log.info("%d changes in %s", len(changes), corpus)
+        if changes:
+            log.info("%d changes in %s", len(changes), corpus)
         try:
             report = bot.index()
-        except Exception as error:  # noqa: BLE001 - logged, and the run tried again
-            log.error("Indexing %s failed, trying again in %g s or at the next change: %s", corpus,
-                      RETRY_MS / 1000, error)
-            failed = True
+        except (StoreBackendError, OSError) as error:
+            level = logging.INFO if str(error) == failure else logging.ERROR
+            log.log(level, "Indexing %s failed, trying again in %g s or at the next change: %s", corpus,
+                    RETRY_MS / 1000, error)
+            failure, failed_at = str(error), time.monotonic()
             continue
-        failed = False
+        failure = None
         if on_report:
             on_report(report)
 
 
 def document_changes(corpus: Path, stop_event=None):
-    """watchfiles' sets of changes to documents, and an empty set after a quiet ``RETRY_MS``.
+    """Sets of changes to documents: empty for a batch of other changes, or after a quiet ``RETRY_MS``.
 
     watchfiles stops with an error at a file name that is not UTF-8: it is started again, and a change
     reported, so that an index run names the file (a change made during that run waits for the next one). Its
     other errors (no inotify watches left) stop watching."""
+    is_document = DocumentFilter(corpus)
     while True:
         try:
-            yield from watch(
-                corpus, watch_filter=DocumentFilter(corpus), debounce=MAX_WAIT_MS, step=QUIET_MS, stop_event=stop_event,
-                rust_timeout=RETRY_MS, yield_on_timeout=True,
-            )
+            for changes in watch(corpus, watch_filter=None, debounce=MAX_WAIT_MS, step=QUIET_MS,
+                                 stop_event=stop_event, rust_timeout=RETRY_MS, yield_on_timeout=True):
+                yield {(change, path) for change, path in changes if is_document(change, path)}
             return
         except RuntimeError as error:  # watchfiles' own error type is not public
             if "Unable to decode path" not in str(error):

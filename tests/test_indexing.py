@@ -384,8 +384,10 @@ def test_a_failed_watch_run_is_logged_and_tried_again_without_another_change(tmp
         assert "failed, trying again in 0.5 s or at the next change: The Chroma server" in caplog.text
         (tmp_path / "other.txt").write_text("Note\n\nLa piscine ouvre en juin.\n", encoding="utf-8")
         assert reports.get(timeout=15).added == 1 and bot.runs == 3  # and it goes on watching
-        with pytest.raises(queue.Empty):  # quiet folder, last run fine: no run
+        (tmp_path / ".other.txt.swp").write_text("draft")  # not a document
+        with pytest.raises(queue.Empty):  # quiet folder, or other files changed, last run fine: no run
             reports.get(timeout=1.5)
+        assert bot.runs == 3
     finally:
         stop.set()
         watcher.join(timeout=10)

@@ -126,5 +126,6 @@ def test_an_error_in_the_middle_of_a_streamed_reply_names_the_server():
 
 def test_a_stream_with_no_chunk_names_the_server():
     with scripted_server(["[DONE]"]) as base_url:
-        with pytest.raises(ChatBackendError, match=f"The chat model server at {base_url} sent no reply"):
+        no_reply = f"The chat model server at {base_url} sent no usable reply: No generation chunks"
+        with pytest.raises(ChatBackendError, match=no_reply):
             list(scripted_model(base_url).stream([HumanMessage("Qui a signé l'accord ?")]))

@@ -1,6 +1,8 @@
 """Reading the whole store works past Chroma's per-query variable limit, page by page; index records follow a
 server's collection, not its address."""
 
+from types import SimpleNamespace
+
 import chromadb
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
@@ -30,18 +32,22 @@ def test_every_passage_is_read_once_across_pages(tmp_path, monkeypatch):
     assert len(store.get_all(vector_store, [])["ids"]) == 20
 
 
-def test_records_kept_under_a_servers_former_address_stay_the_collections(tmp_path):
-    """Index records once kept under the server's resolved address: a server now reached at another address (or
-    named another way) must find them, or its next index run deletes every passage and embeds them again."""
+def test_records_follow_the_servers_collection_not_its_address(tmp_path):
+    """Records kept under the server's resolved address are the collection's once it is opened; they stay its
+    records whatever address reaches the server, and another server's collection has its own."""
     settings = Settings(data_dir=tmp_path, chroma_host="chroma", chroma_port=8000)
     collection = store.collection_name(settings)
-    for address, keys in [("10.0.0.7:8000", ["old"]), ("10.0.0.5:8000", ["a", "b"])]:  # the last written wins
+    for address, keys in [("chroma:8000", ["a", "b"]), ("10.0.0.7:8000", ["elsewhere"])]:
         earlier = SQLRecordManager(namespace=f"chroma/{address}/{collection}", db_url=f"sqlite:///{settings.record_db}")
         earlier.create_schema()
         earlier.update(keys, group_ids=["accord.txt"] * len(keys))
         store.FileRecords(earlier).record({"accord.txt": f"fingerprint at {address}"})
+    server = SimpleNamespace(collection_id="1f0e")  # a store stands for its collection's id here
 
-    for host in ["chroma", "127.0.0.1"]:
-        records = store.open_record_manager(Settings(data_dir=tmp_path, chroma_host=host, chroma_port=8000))
+    for host in ["chroma", "127.0.0.1"]:  # the address of the records, then another
+        records = store.open_record_manager(Settings(data_dir=tmp_path, chroma_host=host, chroma_port=8000), server)
         assert sorted(records.list_keys()) == ["a", "b"]
-        assert store.FileRecords(records).fingerprints() == {"accord.txt": "fingerprint at 10.0.0.5:8000"}
+        assert store.FileRecords(records).fingerprints() == {"accord.txt": "fingerprint at chroma:8000"}
+
+    another_server = store.open_record_manager(settings, SimpleNamespace(collection_id="9c2d"))
+    assert another_server.list_keys() == [] and store.FileRecords(another_server).fingerprints() == {}
