@@ -6,7 +6,7 @@ one index run: the run starts once the folder has been quiet for
 ``QUIET_MS``, or ``MAX_WAIT_MS`` after the first change at the latest.
 Changes made during a run are kept and start the next one. A run that fails
 (a Chroma server out of reach, a folder that cannot be read) is logged and
-tried again once ``RETRY_MS`` have passed, at the next change or quiet spell:
+tried again ``RETRY_MS`` after it failed, or at the next change before then:
 a watcher serving beside the web UI must not stop for good at one failure.
 """
 
@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chromadb.errors import ChromaError
+from sqlalchemy.exc import OperationalError
 from watchfiles import Change, watch
 
 from rag.documents import SUPPORTED_SUFFIXES, is_hidden
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 QUIET_MS = 400
 MAX_WAIT_MS = 3000
 RETRY_MS = 30_000
+TICK_MS = 1000  # how often a quiet folder is reported, so that a retry due is made
 
 
 def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, stop_event=None) -> None:
@@ -47,7 +50,7 @@ def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, st
             log.info("%d changes in %s", len(changes), corpus)
         try:
             report = bot.index()
-        except (StoreBackendError, OSError) as error:
+        except (StoreBackendError, ChromaError, OperationalError, OSError) as error:  # store, records, files
             level = logging.INFO if str(error) == failure else logging.ERROR
             log.log(level, "Indexing %s failed, trying again in %g s or at the next change: %s", corpus,
                     RETRY_MS / 1000, error)
@@ -59,7 +62,7 @@ def watch_corpus(bot, on_report: Callable[[IndexReport], None] | None = None, st
 
 
 def document_changes(corpus: Path, stop_event=None):
-    """Sets of changes to documents: empty for a batch of other changes, or after a quiet ``RETRY_MS``.
+    """Sets of changes to documents: empty for a batch of other changes, or after a quiet ``TICK_MS``.
 
     watchfiles stops with an error at a file name that is not UTF-8: it is started again, and a change
     reported, so that an index run names the file (a change made during that run waits for the next one). Its
@@ -68,7 +71,7 @@ def document_changes(corpus: Path, stop_event=None):
     while True:
         try:
             for changes in watch(corpus, watch_filter=None, debounce=MAX_WAIT_MS, step=QUIET_MS,
-                                 stop_event=stop_event, rust_timeout=RETRY_MS, yield_on_timeout=True):
+                                 stop_event=stop_event, rust_timeout=TICK_MS, yield_on_timeout=True):
                 yield {(change, path) for change, path in changes if is_document(change, path)}
             return
         except RuntimeError as error:  # watchfiles' own error type is not public
