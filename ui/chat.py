@@ -140,7 +140,7 @@ def is_partial_answer(message: dict) -> bool:
 def keep_stopped_mark(history: list[dict]) -> None:
     """Mark, in place, the conversation's last answer if it was cut short and is not marked yet: the chat redraws
     the conversation from its own copy of it, which it may have kept before the Stop button's mark came."""
-    if history and is_partial_answer(history[-1]):
+    if history:  # marked_as_stopped leaves any other last message as it is
         history[-1].update(marked_as_stopped(history)[-1])
 
 

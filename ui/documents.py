@@ -15,9 +15,9 @@ import gradio as gr
 
 from rag import Chatbot
 from rag.chatbot import IndexedDocument
-from rag.indexing import counted
 from rag.corpus import delete_document, save_document
 from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
+from rag.indexing import counted
 from ui.chat import escape
 
 log = logging.getLogger(__name__)
