@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -23,7 +24,7 @@ from rag.indexing import Indexer, IndexReport
 from rag.language import BilingualError, detect_language
 from rag.retrieval import HybridRetriever, Source
 from rag.settings import Settings
-from rag.store import get_all, indexed_times, reaching_store, record_generation
+from rag.store import StoreBackendError, get_all, indexed_times, reaching_store, record_generation
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,26 @@ class Chatbot:
         settings = self.settings
         return Answerer(
             self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold,
-            document_text=self.retriever.document_text, embed_words=word_translations(settings, self.embeddings),
+            document_text=lambda source: self.retriever.document_text(source), embed_words=word_translations(settings, self.embeddings),
         )
+
+    @contextmanager
+    def _reaching_store(self):
+        """Failures of a Chroma server as one ``StoreBackendError`` (``reaching_store``); a collection deleted on
+        the server is forgotten, so that the next request opens it again (made anew and indexed whole by the
+        next index run or question) instead of every request failing until a restart."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            with reaching_store(self.settings):
+                yield
+        except StoreBackendError as error:
+            if isinstance(error.__cause__, NotFoundError):
+                log.warning("The collection was deleted on the Chroma server: it will be made and indexed again")
+                for component in ("store", "indexer", "retriever"):  # built on the collection
+                    self.__dict__.pop(component, None)
+                self._index_checked, self._generation = False, None
+            raise
 
     def warm_up(self) -> None:
         """Load the models and fill the caches now, so that the first question is answered as fast as the next."""
@@ -160,7 +179,7 @@ class Chatbot:
     # Indexing
     def index(self, progress: bool | None = None) -> IndexReport:
         """Bring the store in line with the corpus folder; only changed files are embedded."""
-        with reaching_store(self.settings):
+        with self._reaching_store():
             report = self.indexer.run(progress=progress)
             self._index_checked = True
             if report.passages_written or report.passages_deleted:
@@ -182,7 +201,7 @@ class Chatbot:
     def documents(self) -> list[IndexedDocument]:
         """The indexed documents, with their passage counts and when they were indexed, sorted by path."""
         by_source: dict[str, IndexedDocument] = {}
-        with reaching_store(self.settings):
+        with self._reaching_store():
             stored = get_all(self.store, ["metadatas"])
         indexed_at = indexed_times(self.indexer.record_manager)
         for metadata in stored["metadatas"]:
@@ -212,14 +231,14 @@ class Chatbot:
         return self._retrieve(self._search_query(question, history or []), detect_language(question))
 
     def _retrieve(self, query: str, language: str) -> list[Source]:
-        with reaching_store(self.settings):
+        with self._reaching_store():
             self._ensure_indexed()
             self._follow_other_processes()
             return self.retriever.retrieve(query, language, self.settings.top_k)
 
     def _check_documents_indexed(self) -> None:
         """A question over an empty store is told so, not answered "the documents don't say"."""
-        with reaching_store(self.settings):
+        with self._reaching_store():
             if not self._holds_passages():
                 raise BilingualError(
                     f"No documents are indexed: add .txt, .md, .html, .pdf or .docx files to "
@@ -281,7 +300,7 @@ class Chatbot:
         ids = [source.id for source in answer.sources if source.id]
         if not ids:
             return answer
-        with reaching_store(self.settings):
+        with self._reaching_store():
             stored = set(self.store.get(ids=ids, include=[])["ids"])
         changed = self.indexer.changed_since_indexed({source.document for source in answer.sources})
         kept = [s for s in answer.sources if (not s.id or s.id in stored) and s.document not in changed]

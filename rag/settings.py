@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # Chroma server: when a host is set the store is remote (chromadb.HttpClient).
     chroma_host: str | None = None
     chroma_port: int = 8000
+    chroma_timeout_s: float = Field(30.0, description="Longest wait for one reply of the Chroma server.")
 
     # Chunking and retrieval
     chunk_size: int = Field(600, description="Target passage length in characters.")
@@ -102,7 +103,7 @@ class Settings(BaseSettings):
     max_text_mb: float = Field(50.0, description="Most text one file may expand to (millions of characters).")
     max_parse_s: float = Field(60.0, description="Longest time parsing one PDF or DOCX file may take.")
 
-    @field_validator("top_k", "candidates", "chunk_size", "max_question_chars", "max_model_calls")
+    @field_validator("top_k", "candidates", "chunk_size", "max_question_chars", "max_model_calls", "chroma_timeout_s")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

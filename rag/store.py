@@ -60,6 +60,10 @@ def reaching_store(settings: Settings):
     url = chroma_url(settings)
     try:
         yield
+    except httpx.TimeoutException as error:  # no connection or no reply in time: a stuck server, a dropped route
+        raise StoreBackendError(
+            f"The Chroma server at {url} did not answer within {settings.chroma_timeout_s:g} s."
+        ) from error
     except httpx.TransportError as error:
         raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({error}).") from error
     except ChromaError as error:
@@ -163,11 +167,7 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-        except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
-            url, reason = chroma_url(settings), shorten(str(error), 200, placeholder=" …")
-            raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason})") from error
+        client = bounded_http_client(settings, chroma_settings)
     else:
         make_data_dir(settings)
         claim_embedded_store(settings)
@@ -178,6 +178,29 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
         embedding_function=embeddings,
         collection_metadata={"hnsw:space": "cosine"},
     )
+
+
+def bounded_http_client(settings: Settings, chroma_settings):
+    """A client of the Chroma server that waits ``chroma_timeout_s`` at most for each reply.
+
+    chromadb's waits for ever (its httpx session is made with no timeout, and no setting changes that), so a
+    server that accepts a connection and never answers would hang an answer or an index run without a word.
+    The session's timeout is set once the client is made; the requests made while making it come right after
+    a heartbeat that is bounded.
+    """
+    import chromadb
+    import httpx
+
+    timeout = httpx.Timeout(settings.chroma_timeout_s)
+    with reaching_store(settings):
+        httpx.get(f"{chroma_url(settings)}/api/v2/heartbeat", timeout=timeout)  # any reply will do: see below
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
+            url, reason = chroma_url(settings), shorten(str(error), 200, placeholder=" …")
+            raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason})") from error
+    client._server._session.timeout = timeout
+    return client
 
 
 class TitledChroma(Chroma):

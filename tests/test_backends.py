@@ -5,9 +5,11 @@ the same chatbot works again once the server is back, without a restart.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -121,12 +123,41 @@ def test_a_chroma_server_that_lost_the_collection_or_a_proxy_error_page_is_named
         refused = f"The Chroma server at {url} refused the request: .*does not exist"
         with pytest.raises(StoreBackendError, match=refused):
             bot.retrieve(QUESTION)
+        # the next request makes the collection again and indexes it whole: no restart needed
+        assert any("Walsh" in source.text for source in bot.retrieve(QUESTION))
+        assert bot.index().unchanged == 1 and [d.passages > 0 for d in bot.documents()] == [True]
 
     with bad_gateway(port):
         for server_behind_a_proxy in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
             with pytest.raises(StoreBackendError, match=f"The Chroma server at {url}") as raised:
                 server_behind_a_proxy.retrieve(QUESTION)
             assert "\n" not in str(raised.value) and "502 Bad Gateway" in str(raised.value)
+
+
+@contextmanager
+def silent_server(port):
+    """A server that takes connections and never answers (a stuck process, a route that drops replies): the
+    system completes the connections on a listening socket that nothing accepts from."""
+    with socket.create_server(("127.0.0.1", port), backlog=64):
+        yield
+
+
+@pytest.mark.timeout(120)  # without a bound, the request would wait for ever
+def test_a_chroma_server_that_never_answers_is_named_once_the_timeout_is_over(corpus, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {"corpus_dir": corpus, "data_dir": tmp_path / "data", "chroma_host": "127.0.0.1", "chroma_port": port,
+                "chroma_timeout_s": 1}
+    bot = Chatbot(**settings)
+    with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma.log"):
+        bot.index()
+
+    with silent_server(port):
+        for stuck in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
+            started = time.monotonic()
+            with pytest.raises(StoreBackendError, match=f"^The Chroma server at {url} did not answer within 1 s.$"):
+                stuck.retrieve(QUESTION)
+            assert time.monotonic() - started < 10
 
 
 def test_a_chat_server_that_refuses_or_stops_is_named_and_the_bot_recovers(corpus, tmp_path):
