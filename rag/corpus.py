@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES
+from rag.language import Bilingual, BilingualError
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,18 @@ UPLOAD_PREFIX = ".upload-"  # hidden: never indexed while being written
 UPLOAD_LEFTOVER_AGE_S = 600
 
 
-class DocumentExistsError(FileExistsError):
+class DocumentExistsError(Bilingual, FileExistsError):
     """A document of that name is already in the corpus."""
+
+    def __init__(self, name: str):
+        super().__init__(f"{name} is already in the corpus.", f"{name} est déjà dans le corpus.")
+
+
+class DocumentNotFound(Bilingual, FileNotFoundError):
+    """No such document in the corpus (deleted meanwhile)."""
+
+    def __init__(self, source: str):
+        super().__init__(f"{source} is not in the corpus.", f"{source} n'est pas dans le corpus.")
 
 
 def safe_filename(name: str) -> str:
@@ -40,11 +51,17 @@ def safe_filename(name: str) -> str:
     suffix = f".{suffix.lower()}" if dot else ""
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise ValueError(f"{base or name!r}: unsupported file type; supported: {supported}.")
+        raise BilingualError(
+            f"{base or name!r}: unsupported file type; supported: {supported}.",
+            f"{base or name!r} : type de fichier non pris en charge ; acceptés : {supported}.",
+        )
     stem = re.sub(r"[^\w.-]+", "-", stem)  # letters (accents too), digits, _ . - only
     stem = re.sub(r"-{2,}", "-", stem).strip(".-_ ")[:MAX_NAME_CHARS]
     if not stem:
-        raise ValueError(f"{base!r}: the file name has no usable characters.")
+        raise BilingualError(
+            f"{base!r}: the file name has no usable characters.",
+            f"{base!r} : le nom du fichier n'a aucun caractère utilisable.",
+        )
     return stem + suffix
 
 
@@ -59,9 +76,12 @@ def save_document(
     target = Path(corpus_dir) / safe_filename(name)
     size_mb = Path(upload).stat().st_size / 1e6
     if max_file_mb is not None and size_mb > max_file_mb:
-        raise ValueError(f"{target.name}: {size_mb:.1f} MB, over the {max_file_mb:g} MB limit.")
+        raise BilingualError(
+            f"{target.name}: {size_mb:.1f} MB, over the {max_file_mb:g} MB limit.",
+            f"{target.name} : {size_mb:.1f} Mo, au-delà de la limite de {max_file_mb:g} Mo.",
+        )
     if target.exists() and not replace:
-        raise DocumentExistsError(f"{target.name} is already in the corpus.")
+        raise DocumentExistsError(target.name)
     data = Path(upload).read_bytes()
     if replace:
         # Written beside the target under a hidden name (never indexed), then swapped in at once; opened as a
@@ -79,7 +99,7 @@ def save_document(
             with open(target, "xb") as file:  # fails if the name was taken in the meantime
                 file.write(data)
         except FileExistsError:
-            raise DocumentExistsError(f"{target.name} is already in the corpus.") from None
+            raise DocumentExistsError(target.name) from None
     return target
 
 
@@ -91,15 +111,15 @@ def document_path(corpus_dir: Path, source: str) -> Path:
     inside = not relative.is_absolute() and path.parent.resolve().is_relative_to(corpus)
     hidden = any(part.startswith(".") for part in relative.parts)
     if not source or not inside or hidden or path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise ValueError(f"{source!r} is not a document of the corpus.")
+        raise BilingualError(f"{source!r} is not a document of the corpus.", f"{source!r} n'est pas un document du corpus.")
     return path
 
 
 def delete_document(corpus_dir: Path, source: str) -> Path:
-    """Delete the corpus document ``source``; FileNotFoundError if it is not there."""
+    """Delete the corpus document ``source``; ``DocumentNotFound`` (a FileNotFoundError) if it is not there."""
     path = document_path(corpus_dir, source)
     if not path.is_file():
-        raise FileNotFoundError(f"{source} is not in the corpus.")
+        raise DocumentNotFound(source)
     path.unlink()
     return path
 

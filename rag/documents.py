@@ -19,7 +19,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from rag.language import detect_language
+from rag.language import LANGUAGES, Bilingual, detect_language
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -41,13 +41,18 @@ HTML_BOILERPLATE_NAMES = re.compile(
 CREDIT_LINE = re.compile(r"^\s*(©|\(c\)|crédits?\b|credits?\b|photo\s*:)", re.I)
 
 
-class UnreadableDocument(Exception):
+class UnreadableDocument(Bilingual, Exception):
     """A file that exists but holds no usable text."""
 
 
-def skip_reason(error: Exception) -> str:
+def skip_reason(error: Exception, language: str = "en") -> str:
     """Why a file is not indexed, as its warning says: our own reasons as they are, a parser's with its type."""
-    return str(error) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
+    return error.in_language(language) if isinstance(error, UnreadableDocument) else f"{type(error).__name__}: {error}"
+
+
+def skip_reasons(error: Exception) -> dict[str, str]:
+    """``skip_reason`` in each language, as the parser process sends it."""
+    return {language: skip_reason(error, language) for language in LANGUAGES}
 
 
 def is_hidden(relative: Path) -> bool:
@@ -106,7 +111,10 @@ def read_file(path: Path, max_file_mb: float) -> bytes:
     """The file's bytes; a file over the size limit is refused without being read."""
     size_mb = path.stat().st_size / 1e6
     if size_mb > max_file_mb:
-        raise UnreadableDocument(f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit")
+        raise UnreadableDocument(
+            f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit",
+            f"le fichier fait {size_mb:.0f} Mo, au-delà de la limite de {max_file_mb:g} Mo",
+        )
     return path.read_bytes()
 
 
@@ -136,7 +144,7 @@ def parse_document(data: bytes, suffix: str, source: str, extract=extract_text) 
     title, text = extract(data, suffix)
     text = drop_credit_line(normalise_whitespace(text))
     if not text.strip():
-        raise UnreadableDocument("no text in file")
+        raise UnreadableDocument("no text in file", "aucun texte dans le fichier")
     title = title or first_line_title(text, suffix) or Path(source).stem
     metadata = {"source": source, "title": title, "language": detect_language(text[:2000])}
     return Document(page_content=text, metadata=metadata)
@@ -146,7 +154,7 @@ def decode_text(data: bytes) -> str:
     """UTF-8 first, then cp1252/latin-1 (legacy French files); refuse binary data."""
     sample = data[:8192]
     if b"\x00" in sample:
-        raise UnreadableDocument("binary data, not text")
+        raise UnreadableDocument("binary data, not text", "données binaires, pas du texte")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -156,7 +164,7 @@ def decode_text(data: bytes) -> str:
             text = data.decode("latin-1")
     controls = sum(1 for char in text[:8192] if ord(char) < 32 and char not in "\n\r\t\f")
     if controls > 0.01 * min(len(text), 8192):
-        raise UnreadableDocument("binary data, not text")
+        raise UnreadableDocument("binary data, not text", "données binaires, pas du texte")
     return text
 
 
@@ -191,7 +199,10 @@ def _is_html_boilerplate(tag) -> bool:
 
 
 def too_long(chars: int, max_chars: int) -> UnreadableDocument:
-    return UnreadableDocument(f"its text is over {max_chars / 1e6:g} million characters (the limit on expanded size)")
+    return UnreadableDocument(
+        f"its text is over {max_chars / 1e6:g} million characters (the limit on expanded size)",
+        f"son texte dépasse {max_chars / 1e6:g} millions de caractères (la limite de taille une fois extrait)",
+    )
 
 
 def read_pdf(data: bytes, max_chars: int) -> tuple[str | None, str]:
@@ -301,13 +312,16 @@ class ParserProcess:
     def extract(self, data: bytes, suffix: str) -> tuple[str | None, str]:
         if suffix.lower() not in ISOLATED_SUFFIXES:
             return extract_text(data, suffix, self.max_chars)
-        late = f"parsing it took over {self.max_seconds:g} s"
+        late = f"parsing it took over {self.max_seconds:g} s", f"sa lecture a pris plus de {self.max_seconds:g} s"
         kind, value = self._exchange(self._connection(), self.max_seconds, late, request=(data, suffix, self.max_chars))
         if kind == "memory":
             self.close()  # a fresh worker reads the next file
-            raise UnreadableDocument(f"parsing it needs over {self.max_memory_mb} MB of memory")
+            raise UnreadableDocument(
+                f"parsing it needs over {self.max_memory_mb} MB of memory",
+                f"sa lecture demande plus de {self.max_memory_mb} Mo de mémoire",
+            )
         if kind == "unreadable":
-            raise UnreadableDocument(value)
+            raise UnreadableDocument(value["en"], value["fr"])
         return value
 
     def _connection(self) -> Connection:
@@ -324,15 +338,16 @@ class ParserProcess:
             process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
             theirs.close()
             self._worker = process, ours
-            not_started = "the parser process did not start"
+            not_started = "the parser process did not start", "le processus de lecture n'a pas démarré"
             self._exchange(ours, self.STARTUP_S, late=not_started, stopped=not_started)
         return self._worker[1]
 
-    def _exchange(self, connection: Connection, seconds: float, late: str, stopped: str = "the parser process stopped",
+    def _exchange(self, connection: Connection, seconds: float, late: tuple[str, str],
+                  stopped: tuple[str, str] = ("the parser process stopped", "le processus de lecture s'est arrêté"),
                   request: tuple | None = None):
         """Send ``request`` (if any), then the worker's next message, as ``(kind, value)``; else the worker is
         stopped and ``UnreadableDocument`` raised, with ``late`` if it did not answer within ``seconds``,
-        ``stopped`` if it ended."""
+        ``stopped`` if it ended (each in English and French)."""
         try:
             if request is not None:
                 connection.send(request)
@@ -342,7 +357,7 @@ class ParserProcess:
         except (EOFError, OSError):
             reason = stopped
         self.close()
-        raise UnreadableDocument(reason)
+        raise UnreadableDocument(*reason)
 
     def close(self) -> None:
         if self._worker is not None:

@@ -49,6 +49,10 @@ PASSAGE_FORMAT = 2
 class SkippedFile:
     source: str
     reason: str
+    reason_fr: str = ""  # the reason in French, where it has one
+
+    def reason_in(self, language: str) -> str:
+        return self.reason_fr if language == "fr" and self.reason_fr else self.reason
 
 
 def counted(number: int, noun: str) -> str:
@@ -69,17 +73,26 @@ class IndexReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     seconds: float = 0.0
 
-    def summary(self) -> str:
-        line = (
-            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.unchanged} unchanged "
-            f"documents; {counted(self.passages_written, 'passage')} written, {self.passages_deleted} removed "
-            f"in {self.seconds:.1f} s"
-        )
-        if self.skipped:
-            line += f"; {len(self.skipped)} skipped: " + ", ".join(f"{s.source} ({s.reason})" for s in self.skipped)
-        if not self.added + self.updated + self.unchanged:
-            line += "; no document is indexed: the corpus folder holds no readable .txt, .md, .html, .pdf or .docx"
-        return line
+    def summary(self, language: str = "en") -> str:
+        """One line, in English or French (the web app's documents panel speaks its reader's language)."""
+        skipped = ", ".join(f"{s.source} ({s.reason_in(language)})" for s in self.skipped)
+        if language == "fr":
+            line = (
+                f"documents ajoutés : {self.added}, modifiés : {self.updated}, supprimés : {self.deleted}, "
+                f"inchangés : {self.unchanged} ; passages écrits : {self.passages_written}, retirés : "
+                f"{self.passages_deleted}, en {f'{self.seconds:.1f}'.replace('.', ',')} s"
+            )
+            line += f" ; ignorés : {len(self.skipped)} — {skipped}" if self.skipped else ""
+            nothing = " ; aucun document indexé : le dossier du corpus ne contient aucun .txt, .md, .html, .pdf ou .docx lisible"
+        else:
+            line = (
+                f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.unchanged} unchanged "
+                f"documents; {counted(self.passages_written, 'passage')} written, {self.passages_deleted} removed "
+                f"in {self.seconds:.1f} s"
+            )
+            line += f"; {len(self.skipped)} skipped: {skipped}" if self.skipped else ""
+            nothing = "; no document is indexed: the corpus folder holds no readable .txt, .md, .html, .pdf or .docx"
+        return line + (nothing if not self.added + self.updated + self.unchanged else "")
 
 
 class Indexer:
@@ -155,7 +168,7 @@ class Indexer:
                 documents.append(parse_document(data, path.suffix, source, parser.extract))
                 fingerprints[source] = fingerprint
             except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
-                skipped.append(SkippedFile(source, skip_reason(error)))
+                skipped.append(SkippedFile(source, skip_reason(error), skip_reason(error, "fr")))
         for file in skipped:
             log.warning("Skipped %s: %s", file.source, file.reason)
         return documents, fingerprints, unchanged, skipped

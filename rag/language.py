@@ -8,10 +8,10 @@ from functools import lru_cache
 LANGUAGES = ("fr", "en")
 
 
-class BilingualError(ValueError):
-    """Why a question cannot be answered, for the person who asked it (the question's length, no documents
-    indexed, passages that leave the model no room): its English text is ``str(error)``; the web chat and its
-    ``/chat`` endpoint give it in the question's language (both, for a question with no text)."""
+class Bilingual:
+    """An error told to a person in English or French: ``str(error)`` is the English text (logs, the ``rag``
+    command); the web app gives it in its reader's language (both, where that cannot be told). Mixed into
+    the error's usual type, so that it is caught as that type."""
 
     def __init__(self, en: str, fr: str):
         super().__init__(en)
@@ -21,6 +21,16 @@ class BilingualError(ValueError):
         if language in self.messages:
             return self.messages[language]
         return f"{self.messages['fr']} · {self.messages['en']}"
+
+
+class BilingualError(Bilingual, ValueError):
+    """Something wrong with what was given (a question too long, no documents indexed, a file name): the web
+    chat and its ``/chat`` endpoint give it in the question's language, the documents panel in its reader's."""
+
+
+def in_language(error: BaseException, language: str | None) -> str:
+    """An error's message in ``language`` where it has one, else as it is."""
+    return error.in_language(language) if isinstance(error, Bilingual) else str(error)
 
 
 # Words that settle the question on their own when a text is a few words long.

@@ -19,10 +19,10 @@ GRACE_S = 10  # past the parent's time limit, a worker left alone (its parent ki
 
 def main() -> None:
     """Answer each ``(data, suffix, max_chars)`` received with ``(kind, value)``: ``("text", (title, text))``,
-    ``("unreadable", reason)`` or ``("memory", None)``; stop when the parent closes the connection."""
+    ``("unreadable", {language: reason})`` or ``("memory", None)``; stop when the parent closes the connection."""
     handle, max_memory_mb, max_seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this process
-    from rag.documents import extract_text, skip_reason  # before the limit: importing takes memory
+    from rag.documents import extract_text, skip_reasons  # before the limit: importing takes memory
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found": the parent names the file
 
@@ -40,7 +40,7 @@ def main() -> None:
             except MemoryError:
                 reply = ("memory", None)
             except Exception as error:  # noqa: BLE001 - a parser library's error names the broken file
-                reply = ("unreadable", skip_reason(error))
+                reply = ("unreadable", skip_reasons(error))
             signal.alarm(0)
             connection.send(reply)
 

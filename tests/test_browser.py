@@ -111,8 +111,9 @@ def open_sources(page):
     raise AssertionError("the sources block does not open")
 
 
-def test_page_shows_both_languages_and_loads_nothing_from_outside(page, app_url):
-    assert "Interrogez les documents de presse" in page.locator("#header").inner_text()
+def test_page_speaks_the_browsers_language_has_examples_in_both_and_loads_nothing_from_outside(page, app_url):
+    expect(page.locator("#header h1")).to_have_text("Ask the press documents")  # an English browser
+    assert "Ask in English or French" in page.locator("#header").inner_text()
     assert page.get_by_text("Who attended the signing").is_visible()
     assert page.get_by_text("Qui était présent lors de la signature").is_visible()
     expect(page.locator("#corpus-summary")).to_contain_text("2 documents · 7 passages")
@@ -254,6 +255,36 @@ def test_through_a_proxy_every_change_needs_the_password_and_works_with_it(brows
     expect(report).to_contain_text("Deleted proxy-note.txt", timeout=60_000)
     expect(proxied.locator("#documents")).not_to_contain_text("proxy-note.txt", timeout=60_000)
     proxied.close()
+
+
+def test_a_french_browser_gets_the_documents_panel_in_french(browser, app_url):
+    french = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="fr-FR")
+    french.goto(app_url, wait_until="load")
+    expect(french.get_by_role("tab", name="Questions")).to_be_visible(timeout=60_000)
+    expect(french.locator("#header h1")).to_have_text("Interrogez les documents de presse")
+    expect(french.locator("#question textarea")).to_have_attribute("placeholder", "Votre question…")
+    french.get_by_role("tab", name="Documents").click()
+    table, report = french.locator("#documents"), french.locator("#documents-report")
+    expect(table).to_contain_text("Dernière indexation", timeout=60_000)
+    expect(table).to_contain_text("lyon-boston-accord.txt")
+    expect(french.locator("#documents-access")).to_have_text(
+        "Ajouter, supprimer et réindexer des documents demande le mot de passe administrateur.")
+
+    french.get_by_label("Mot de passe administrateur").fill(ADMIN_PASSWORD)
+    french.get_by_role("button", name="Ajouter au corpus").click()
+    expect(report).to_have_text("Choisissez d'abord un ou plusieurs fichiers.", timeout=60_000)
+    choose(french, "lyon-boston-accord.txt")
+    french.get_by_role("button", name="Supprimer le document").click()
+    confirmation = french.locator("#delete-confirmation")
+    expect(confirmation).to_contain_text(
+        "Supprimer lyon-boston-accord.txt ? Le fichier sera retiré du dossier du corpus.", timeout=60_000)
+    french.get_by_role("button", name="Annuler").click()
+    expect(confirmation).to_be_hidden(timeout=60_000)
+    french.get_by_role("button", name="Réindexer le corpus").click()
+    expect(report).to_contain_text("Corpus réindexé : documents ajoutés : 0", timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    french.screenshot(path=ARTIFACTS / "documents-panel-fr.png", full_page=True)
+    french.close()
 
 
 def test_a_hostile_document_is_shown_as_text_and_runs_nothing(page):

@@ -17,6 +17,7 @@ from rag.chatbot import IndexedDocument
 from ui.app import build_app, mark_stopped, serve
 from ui.chat import answer_messages, escape, history_pairs, marked_as_stopped, message_text, respond, unescape
 from ui.documents import Library, PasswordGuard, Requester
+from ui.texts import reader_language, say
 
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -180,7 +181,7 @@ def test_wrong_passwords_are_slowed_then_locked_out_per_client():
 def test_without_a_password_only_requests_really_from_this_computer_change_documents(tmp_path):
     open_bot = make_bot(tmp_path / "open")
     library = Library(open_bot)
-    assert "RAG_ADMIN_PASSWORD" in library.access_note()
+    assert "RAG_ADMIN_PASSWORD" in say(library.access_rule(), "en") and "RAG_ADMIN_PASSWORD" in say(library.access_rule(), "fr")
     library.check_access(None, LOOPBACK)
     for requester in (PROXIED, Requester("192.168.1.20", local=False)):
         with pytest.raises(PermissionError, match="this computer only"):
@@ -257,13 +258,13 @@ def test_the_first_click_on_delete_only_asks_about_the_chosen_document(panel):
     (ask,) = events["ask_to_delete"]
     on_disk = sorted(library.corpus_dir.iterdir())
 
-    report, question, confirmation, confirmed = ask.fn(NOTE)
+    report, question, confirmation, confirmed = ask.fn(NOTE, FROM_THIS_COMPUTER)
     assert question == r"Delete **press\_note.txt**? This removes the file from the corpus folder."
     assert confirmation.visible and confirmed == NOTE
     assert report == gr.skip()  # the last change's outcome stays shown
     assert sorted(library.corpus_dir.iterdir()) == on_disk and NOTE in [row[0] for row in library.rows()]
 
-    report, _, confirmation, confirmed = ask.fn(None)
+    report, _, confirmation, confirmed = ask.fn(None, FROM_THIS_COMPUTER)
     assert report == "Choose a document to delete first."
     assert not confirmation.visible and confirmed is None
 
@@ -292,12 +293,56 @@ def test_yes_deletes_the_confirmed_document_never_the_dropdowns_choice_and_only_
     report, table, chosen, summary, confirmation, confirmed = yes.fn(NOTE, ADMIN_PASSWORD, FROM_THIS_COMPUTER)
     assert report.startswith(r"Deleted **press\_note.txt**. Index updated:")
     assert not note.exists() and (library.corpus_dir / "lyon-boston-accord.txt").is_file()
-    assert [row[0] for row in table] == ["lyon-boston-accord.txt"] and summary.startswith("1 document ·")
+    assert [row[0] for row in table.value["data"]] == ["lyon-boston-accord.txt"] and summary.startswith("1 document ·")
     assert chosen.value is None and not confirmation.visible and confirmed is None
 
     report, *_ = yes.fn(None, ADMIN_PASSWORD, FROM_THIS_COMPUTER)  # nothing confirmed, nothing deleted
     assert report == "Choose a document to delete first."
     assert [p.name for p in library.corpus_dir.iterdir()] == ["lyon-boston-accord.txt"]
+
+
+FROM_A_FRENCH_BROWSER = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"),
+                                        headers={"accept-language": "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7"})
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [("fr-FR,fr;q=0.9,en-US;q=0.8", "fr"), ("fr", "fr"), ("FR-ca", "fr"), ("en-US,en;q=0.9,fr;q=0.8", "en"),
+     ("de-DE,de;q=0.9,fr;q=0.8", "en"), ("", "en"), ("*", "en"), ("french", "en")],
+)
+def test_the_panel_writes_in_the_browsers_first_language_as_its_labels_are_drawn(header, language):
+    assert reader_language(SimpleNamespace(headers={"accept-language": header})) == language
+
+
+def test_the_documents_panel_speaks_french_to_a_french_browser(panel, tmp_path):
+    events, library = panel
+    (load,) = [event for event in events["load"] if "Dataframe" in str(event.outputs)]
+    (ask,), (yes,) = events["ask_to_delete"], events["delete"]
+
+    _, table, _, _ = load.fn(FROM_A_FRENCH_BROWSER)
+    assert table.value["headers"] == ["Document", "Titre", "Langue", "Passages", "Dernière indexation"]
+    assert load.fn(FROM_THIS_COMPUTER)[1].value["headers"][-1] == "Last indexed"
+    assert ask.fn(NOTE, FROM_A_FRENCH_BROWSER)[1] == (
+        r"Supprimer **press\_note.txt** ? Le fichier sera retiré du dossier du corpus.")
+    assert yes.fn(NOTE, "wrong", FROM_A_FRENCH_BROWSER)[0] == (
+        "**Rien n'a été supprimé :** Mot de passe administrateur erroné.")
+    report = yes.fn(NOTE, ADMIN_PASSWORD, FROM_A_FRENCH_BROWSER)[0]
+    assert report.startswith(r"**press\_note.txt** supprimé. Index mis à jour : documents ajoutés : 0, ")
+    assert "supprimés : 1" in report and not (library.corpus_dir / NOTE).exists()
+
+    existing, empty, unsupported = tmp_path / "lyon-boston-accord.txt", tmp_path / "vide.txt", tmp_path / "x.exe"
+    existing.write_text("Une autre version.", encoding="utf-8")
+    empty.write_bytes(b"")
+    unsupported.write_bytes(b"MZ")
+    report, not_added = library.upload([str(existing), str(empty), str(unsupported)], ADMIN_PASSWORD, False,
+                                       LOOPBACK, "fr")
+    assert report.splitlines() == [
+        "- lyon-boston-accord.txt est déjà dans le corpus. Cochez *Remplacer les documents du même nom* pour le "
+        "remplacer.",
+        r"- **vide.txt** ne peut pas être lu (aucun texte dans le fichier) : non ajouté.",
+        "- 'x.exe' : type de fichier non pris en charge ; acceptés : .docx, .htm, .html, .md, .pdf, .txt.",
+    ]
+    assert len(not_added) == 3
 
 
 def test_document_text_is_shown_as_text():

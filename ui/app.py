@@ -10,6 +10,7 @@ from rag import Chatbot
 from rag.language import BilingualError
 from ui.chat import answer_as_dict, failure_text, marked_as_stopped, question_language, respond
 from ui.documents import Library, documents_tab
+from ui.texts import I18N, label
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,9 @@ def build_app(library: Library) -> gr.Blocks:
     # Files uploaded to Gradio's cache (before any event sees them) are deleted after an hour.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_S, UPLOAD_CACHE_S)) as app:
         with gr.Column(elem_id="header"):
-            gr.Markdown(
-                "# Ask the press documents · Interrogez les documents de presse\n"
-                "Ask in English or French: answers come only from the documents, with their sources. "
-                "Posez vos questions en français ou en anglais : les réponses viennent uniquement des documents, "
-                "sources à l'appui."
-            )
+            gr.Markdown(label("header"))
             summary = gr.Markdown(library.summary(), elem_id="corpus-summary")
-        with gr.Tab("Chat"):
+        with gr.Tab(label("tab_chat")):
             chat_box = gr.ChatInterface(
                 answer,
                 chatbot=gr.Chatbot(
@@ -80,7 +76,7 @@ def build_app(library: Library) -> gr.Blocks:
                     placeholder="Posez une question · Ask a question",
                 ),
                 textbox=gr.Textbox(
-                    placeholder="Votre question… · Your question…",
+                    placeholder=label("question"),
                     show_label=False,
                     submit_btn=True,
                     stop_btn=True,
@@ -105,7 +101,7 @@ def build_app(library: Library) -> gr.Blocks:
                 queue=False,
                 show_progress="hidden",
             )
-        with gr.Tab("Documents"):
+        with gr.Tab(label("tab_documents")):
             documents_tab(app, library, summary)
         gr.api(chat, api_name="chat")
     _one_queue_for_the_chat_model(app, {answer, chat}, library.bot.settings.ui_concurrency)
@@ -147,6 +143,7 @@ def serve(bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, **launch_opti
         css=CSS,
         ssr_mode=False,
         footer_links=["api"],
+        i18n=I18N,
         max_file_size=int(bot.settings.max_file_mb * 1e6),
         **launch_options,
     )

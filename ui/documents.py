@@ -18,11 +18,11 @@ from rag.chatbot import IndexedDocument
 from rag.corpus import delete_document, save_document
 from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
 from rag.indexing import counted
+from rag.language import Bilingual, in_language
 from ui.chat import escape
+from ui.texts import label, reader_language, say
 
 log = logging.getLogger(__name__)
-
-COLUMNS = ["Document", "Title", "Language", "Passages", "Last indexed"]
 
 
 # Headers a reverse proxy adds: a request carrying one comes from beyond the proxy, whatever its peer address.
@@ -42,6 +42,10 @@ def is_local(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class AccessRefused(Bilingual, PermissionError):
+    """This request may not change the corpus."""
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,16 @@ class PasswordGuard:
             self._failures[client] = recent
             if len(recent) >= self.MAX_FAILURES:
                 wait_min = max(1, round((self.LOCKOUT_S - (now - recent[-1])) / 60))
-                raise PermissionError(f"Too many wrong passwords: try again in {wait_min} min.")
+                raise AccessRefused(
+                    f"Too many wrong passwords: try again in {wait_min} min.",
+                    f"Trop de mots de passe erronés : réessayez dans {wait_min} min.",
+                )
         if hmac.compare_digest((given or "").encode(), self._password):
             return
         time.sleep(self.DELAY_S)
         with self._lock:
             self._failures.setdefault(client, []).append(now)
-        raise PermissionError("Wrong admin password.")
+        raise AccessRefused("Wrong admin password.", "Mot de passe administrateur erroné.")
 
 
 class Library:
@@ -102,29 +109,27 @@ class Library:
     def corpus_dir(self) -> Path:
         return self.bot.settings.corpus_dir
 
-    def access_note(self) -> str:
-        if self.guard:
-            return "Adding, deleting and re-indexing documents need the admin password."
-        return (
-            "Adding, deleting and re-indexing documents are open to this computer only (not through a proxy): "
-            "set `RAG_ADMIN_PASSWORD` to allow them from elsewhere."
-        )
+    def access_rule(self) -> str:
+        """The key of the text saying who may change documents (``ui.texts``)."""
+        return "access_password" if self.guard else "access_local"
 
     def check_access(self, password: str | None, requester: Requester) -> None:
         """Raise PermissionError unless ``requester`` may change the corpus."""
         if self.guard:
             self.guard.check(password, requester.address)
         elif not requester.local:
-            raise PermissionError(
-                "Changing documents is allowed from this computer only; this server has no admin password."
+            raise AccessRefused(
+                "Changing documents is allowed from this computer only; this server has no admin password.",
+                "Les documents ne peuvent être changés que depuis cet ordinateur : ce serveur n'a pas de mot de "
+                "passe administrateur.",
             )
 
-    def reindex(self, password: str | None, requester: Requester) -> str:
+    def reindex(self, password: str | None, requester: Requester, language: str = "en") -> str:
         self.check_access(password, requester)
-        return f"Corpus re-indexed: {escape(self.bot.index().summary())}."
+        return say("reindexed", language, summary=escape(self.bot.index().summary(language)))
 
-    def _reindexed(self) -> str:
-        return f"Index updated: {escape(self.bot.index().summary())}."
+    def _reindexed(self, language: str) -> str:
+        return say("index_updated", language, summary=escape(self.bot.index().summary(language)))
 
     def summary(self, documents: list[IndexedDocument] | None = None) -> str:
         """One line on what the corpus holds (``documents``: the store's list, when already read)."""
@@ -141,114 +146,120 @@ class Library:
         ]
 
     def upload(
-        self, files: list[str] | None, password: str | None, replace: bool, requester: Requester
+        self, files: list[str] | None, password: str | None, replace: bool, requester: Requester, language: str = "en"
     ) -> tuple[str, list[str]]:
         """Save each uploaded file into the corpus, then index: one line per file, and the files not added (left
         in the upload box, to try again with *Replace* ticked). A file the index would skip is not saved: in
         the corpus it would be listed nowhere, so no one could delete it."""
         self.check_access(password, requester)
         if not files:
-            return "Choose one or more files first.", []
+            return say("choose_files", language), []
         settings = self.bot.settings
         lines, not_added = [], []
         parser = ParserProcess(settings.max_parse_s, int(settings.max_text_mb * 1e6))
         try:
             for upload in map(Path, files):
-                line, added = self._add(upload, replace, parser)
+                line, added = self._add(upload, replace, parser, language)
                 lines.append(line)
                 if not added:
                     not_added.append(str(upload))
         finally:
             parser.close()
         if len(not_added) < len(files):
-            lines.append(self._reindexed())
+            lines.append(self._reindexed(language))
         return "\n".join(lines), not_added
 
-    def _add(self, upload: Path, replace: bool, parser: ParserProcess) -> tuple[str, bool]:
+    def _add(self, upload: Path, replace: bool, parser: ParserProcess, language: str) -> tuple[str, bool]:
         """One uploaded file into the corpus if the index can read it: the line saying what happened, and
         whether it was added."""
         settings = self.bot.settings
         try:
             parse_document(read_file(upload, settings.max_file_mb), upload.suffix, upload.name, parser.extract)
         except Exception as error:  # noqa: BLE001 - the index would skip it, for this reason
-            return f"- **{escape(upload.name)}** cannot be read ({escape(skip_reason(error))}): not added.", False
+            return say("unreadable", language, name=escape(upload.name), reason=escape(skip_reason(error, language))), False
         try:
             path = save_document(self.corpus_dir, upload, upload.name, replace, settings.max_file_mb)
         except FileExistsError as error:
-            return f"- {escape(str(error))} Tick *Replace documents of the same name* to replace it.", False
+            return say("exists", language, error=escape(in_language(error, language))), False
         except (ValueError, OSError) as error:
-            return f"- {escape(str(error))}", False
-        return f"- Added **{escape(path.name)}**.", True
+            return f"- {escape(in_language(error, language))}", False
+        return say("added", language, name=escape(path.name)), True
 
-    def delete(self, source: str | None, password: str | None, requester: Requester) -> str:
+    def delete(self, source: str | None, password: str | None, requester: Requester, language: str = "en") -> str:
         self.check_access(password, requester)
         if not source:
-            return "Choose a document to delete first."
+            return say("choose_document", language)
         delete_document(self.corpus_dir, source)
-        return f"Deleted **{escape(source)}**. {self._reindexed()}"
+        return f"{say('deleted', language, name=escape(source))} {self._reindexed(language)}"
 
 
 def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> None:
-    """Lay out the panel inside the current Blocks; it and the corpus ``summary`` refresh after each change."""
+    """Lay out the panel inside the current Blocks; it and the corpus ``summary`` refresh after each change.
+    Its labels are in the browser's language, its messages and table headers in the request's."""
     with gr.Row(equal_height=True):
         report = gr.Markdown(elem_id="documents-report")
-        reindex_button = gr.Button("Re-index the corpus", size="md", scale=0, min_width=200)
+        reindex_button = gr.Button(label("reindex_button"), size="md", scale=0, min_width=200)
     table = gr.Dataframe(
-        headers=COLUMNS,
+        headers=say("columns", "en").split("|"),
         datatype=["str", "str", "str", "number", "str"],
         interactive=False,
         max_height=320,
         elem_id="documents",
     )
-    gr.Markdown(library.access_note(), elem_id="documents-access")
+    gr.Markdown(label(library.access_rule()), elem_id="documents-access")
     with gr.Column():
-        password = gr.Textbox(label="Admin password", type="password", visible=bool(library.guard), max_lines=1)
+        password = gr.Textbox(label=label("password"), type="password", visible=bool(library.guard), max_lines=1)
         with gr.Row():
             with gr.Column(variant="panel"):
                 files = gr.File(
-                    label="Add documents (" + " ".join(sorted(SUPPORTED_SUFFIXES)) + ")",
+                    label=label("upload"),
                     file_count="multiple",
                     file_types=sorted(SUPPORTED_SUFFIXES),
                     type="filepath",
                     height=160,
                     elem_id="upload",
                 )
-                replace = gr.Checkbox(label="Replace documents of the same name", value=False)
-                upload_button = gr.Button("Add to the corpus", variant="primary")
+                replace = gr.Checkbox(label=label("replace"), value=False)
+                upload_button = gr.Button(label("add_button"), variant="primary")
             with gr.Column(variant="panel"):
-                chosen = gr.Dropdown(label="Document to delete", choices=[], elem_id="delete-choice")
-                delete_button = gr.Button("Delete the document", variant="stop")
+                chosen = gr.Dropdown(label=label("delete_choice"), choices=[], elem_id="delete-choice")
+                delete_button = gr.Button(label("delete_button"), variant="stop")
                 # A deletion cannot be undone: the first click only asks, about the document chosen then.
                 with gr.Column(visible=False, elem_id="delete-confirmation") as confirmation:
                     question = gr.Markdown()
                     with gr.Row():
-                        confirm_button = gr.Button("Yes, delete it", variant="stop")
-                        cancel_button = gr.Button("Cancel")
+                        confirm_button = gr.Button(label("confirm_button"), variant="stop")
+                        cancel_button = gr.Button(label("cancel_button"))
     # The document the question names, kept on the server: the only one "Yes, delete it" can delete.
     confirmed = gr.State(None)
 
-    def refreshed(message: str, chosen_source: str | None = None):
+    def refreshed(message: str, language: str, chosen_source: str | None = None):
         documents = library.bot.documents()  # read once: the store's whole list of passages
         sources = [d.source for d in documents]
         chosen_now = chosen_source if chosen_source in sources else None  # kept after a refusal, to try again
         dropdown = gr.Dropdown(choices=sources, value=chosen_now)
-        return message, library.rows(documents), dropdown, library.summary(documents)
+        rows = gr.Dataframe(value=library.rows(documents), headers=say("columns", language).split("|"))
+        return message, rows, dropdown, library.summary(documents)
 
-    def run(not_done: str, action, *args, chosen_source: str | None = None):
+    def run(not_done: str, language: str, action, *args, chosen_source: str | None = None):
         """Run a panel action; whatever happens, show its outcome and the refreshed list. A refusal or a failure
-        starts with ``not_done``, so that the message says which action it answers."""
+        starts with the ``not_done`` message, so that it says which action it answers."""
+        not_done = say(not_done, language)
         try:
-            message = action(*args)
+            message = action(*args, language)
         except (PermissionError, ValueError, FileNotFoundError) as error:
-            message = f"**{not_done}:** {escape(str(error))}"
+            message = say("refused", language, not_done=not_done, reason=escape(in_language(error, language)))
         except Exception as error:  # noqa: BLE001 - shown in the panel, not as a trace
             log.exception("Documents panel action failed")
-            message = f"**{not_done}, it failed:** {escape(f'{type(error).__name__}: {error}')}"
-        return refreshed(message, chosen_source)
+            message = say("failed", language, not_done=not_done, reason=escape(f"{type(error).__name__}: {error}"))
+        return refreshed(message, language, chosen_source)
 
     # Each change is authorised on the server, for the request that asks for it (gr.Request is injected).
+    def load(request: gr.Request):
+        return refreshed("", reader_language(request))
+
     def reindex(given_password, request: gr.Request):
-        return run("Not re-indexed", library.reindex, given_password, Requester.of(request))
+        return run("not_reindexed", reader_language(request), library.reindex, given_password, Requester.of(request))
 
     def upload(chosen_files, given_password, replace_existing, request: gr.Request):
         not_added = chosen_files  # all of them, unless the upload runs
@@ -258,29 +269,31 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
             message, not_added = library.upload(*args)
             return message
 
-        return *run("Nothing added", add, chosen_files, given_password, replace_existing, Requester.of(request)), not_added
+        outcome = run("nothing_added", reader_language(request), add, chosen_files, given_password, replace_existing,
+                      Requester.of(request))
+        return *outcome, not_added
 
     def withdrawn():
         """No question shown, and no document confirmed."""
         return gr.Column(visible=False), None
 
-    def ask_to_delete(source):
+    def ask_to_delete(source, request: gr.Request):
         """Delete nothing yet: ask about the chosen document, and remember which one it was."""
+        language = reader_language(request)
         if not source:
-            return "Choose a document to delete first.", "", *withdrawn()
-        text = f"Delete **{escape(source)}**? This removes the file from the corpus folder."
-        return gr.skip(), text, gr.Column(visible=True), source
+            return say("choose_document", language), "", *withdrawn()
+        return gr.skip(), say("confirm_delete", language, name=escape(source)), gr.Column(visible=True), source
 
     def delete(confirmed_source, given_password, request: gr.Request):
         """Delete the document the question named, never the dropdown's choice of the moment; then the question
         is gone, whatever the outcome, so that each deletion is confirmed anew."""
-        outcome = run("Nothing deleted", library.delete, confirmed_source, given_password, Requester.of(request),
-                      chosen_source=confirmed_source)
+        outcome = run("nothing_deleted", reader_language(request), library.delete, confirmed_source, given_password,
+                      Requester.of(request), chosen_source=confirmed_source)
         return *outcome, *withdrawn()
 
     outputs = [report, table, chosen, summary]
     private = {"outputs": outputs, "api_visibility": "private"}
-    app.load(lambda: refreshed(""), **private)
+    app.load(load, **private)
     reindex_button.click(reindex, inputs=[password], **private)
     upload_button.click(upload, inputs=[files, password, replace], outputs=[*outputs, files], api_visibility="private")
     delete_button.click(
