@@ -88,6 +88,7 @@ class Chatbot:
         self._generation: tuple | None = None  # of the index records, when the word index was built
         self._chat_model_loading: Future | None = None
         self._chat_model_lock = threading.Lock()
+        self._components_lock = threading.Lock()
 
     # Components are built on first use and kept for the life of the bot.
     @cached_property
@@ -127,26 +128,36 @@ class Chatbot:
         settings = self.settings
         return Answerer(
             self.chat_model, settings.max_model_calls, settings.worked_examples, settings.abstain_threshold,
-            document_text=lambda source: self.retriever.document_text(source), embed_words=word_translations(settings, self.embeddings),
+            document_text=self._document_text, embed_words=word_translations(settings, self.embeddings),
         )
 
     @contextmanager
     def _reaching_store(self):
-        """Failures of a Chroma server as one ``StoreBackendError`` (``reaching_store``); a collection deleted on
-        the server is forgotten, so that the next request opens it again (made anew and indexed whole by the
-        next index run or question) instead of every request failing until a restart."""
+        """Failures of a Chroma server as one ``StoreBackendError`` (``reaching_store``); the collection, once
+        the server says it no longer has it, is forgotten, so that the next request opens it again (made anew
+        and indexed whole by the next index run, question or documents list) instead of every request failing
+        until a restart."""
         from chromadb.errors import NotFoundError
 
+        store = self.__dict__.get("store")
         try:
             with reaching_store(self.settings):
                 yield
         except StoreBackendError as error:
-            if isinstance(error.__cause__, NotFoundError):
-                log.warning("The collection was deleted on the Chroma server: it will be made and indexed again")
-                for component in ("store", "indexer", "retriever"):  # built on the collection
-                    self.__dict__.pop(component, None)
-                self._index_checked, self._generation = False, None
+            lost = isinstance(error.__cause__, NotFoundError) and store is not None
+            if lost and store.collection_id in str(error):  # not another collection's, a tenant's or a database's
+                self._forget_collection(store)
             raise
+
+    def _forget_collection(self, store) -> None:
+        """Drop what was built on ``store``'s collection, unless another request did so and opened it again."""
+        with self._components_lock:
+            if self.__dict__.get("store") is not store:
+                return
+            log.warning("The collection was deleted on the Chroma server: it will be made and indexed again")
+            for component in ("store", "indexer", "retriever"):
+                self.__dict__.pop(component, None)
+            self._index_checked, self._generation = False, None
 
     def warm_up(self) -> None:
         """Load the models and fill the caches now, so that the first question is answered as fast as the next."""
@@ -154,6 +165,12 @@ class Chatbot:
         detect_language("Qui a signé l'accord ?")  # loads the detector's language models
         self._retrieve("accord", "fr")  # loads the embedding model, builds the lexical index
         chat_model_ready.result()
+
+    def _document_text(self, source: str) -> str:
+        """A document's whole text, for the answer's checks: from the retriever of the moment (it is made again
+        with the collection), which may read the store."""
+        with self._reaching_store():
+            return self.retriever.document_text(source)
 
     def load_chat_model(self) -> Future:
         """Start loading the chat model and having it read the fixed instructions, once, in a thread, so that
@@ -202,6 +219,7 @@ class Chatbot:
         """The indexed documents, with their passage counts and when they were indexed, sorted by path."""
         by_source: dict[str, IndexedDocument] = {}
         with self._reaching_store():
+            self._ensure_indexed()
             stored = get_all(self.store, ["metadatas"])
         indexed_at = indexed_times(self.indexer.record_manager)
         for metadata in stored["metadatas"]:

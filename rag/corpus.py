@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES
-from rag.language import Bilingual, BilingualError
+from rag.language import Bilingual, BilingualError, french_number
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,14 @@ def safe_filename(name: str) -> str:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise BilingualError(
             f"{base or name!r}: unsupported file type; supported: {supported}.",
-            f"{base or name!r} : type de fichier non pris en charge ; acceptés : {supported}.",
+            f"« {base or name} » : type de fichier non pris en charge ; acceptés : {supported}.",
         )
     stem = re.sub(r"[^\w.-]+", "-", stem)  # letters (accents too), digits, _ . - only
     stem = re.sub(r"-{2,}", "-", stem).strip(".-_ ")[:MAX_NAME_CHARS]
     if not stem:
         raise BilingualError(
             f"{base!r}: the file name has no usable characters.",
-            f"{base!r} : le nom du fichier n'a aucun caractère utilisable.",
+            f"« {base} » : le nom du fichier n'a aucun caractère utilisable.",
         )
     return stem + suffix
 
@@ -78,7 +78,7 @@ def save_document(
     if max_file_mb is not None and size_mb > max_file_mb:
         raise BilingualError(
             f"{target.name}: {size_mb:.1f} MB, over the {max_file_mb:g} MB limit.",
-            f"{target.name} : {size_mb:.1f} Mo, au-delà de la limite de {max_file_mb:g} Mo.",
+            f"{target.name} : {french_number(size_mb, '.1f')} Mo, au-delà de la limite de {french_number(max_file_mb)} Mo.",
         )
     if target.exists() and not replace:
         raise DocumentExistsError(target.name)
@@ -111,7 +111,7 @@ def document_path(corpus_dir: Path, source: str) -> Path:
     inside = not relative.is_absolute() and path.parent.resolve().is_relative_to(corpus)
     hidden = any(part.startswith(".") for part in relative.parts)
     if not source or not inside or hidden or path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise BilingualError(f"{source!r} is not a document of the corpus.", f"{source!r} n'est pas un document du corpus.")
+        raise BilingualError(f"{source!r} is not a document of the corpus.", f"« {source} » n'est pas un document du corpus.")
     return path
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from rag.language import LANGUAGES, Bilingual, detect_language
+from rag.language import LANGUAGES, Bilingual, detect_language, french_number
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -65,8 +65,8 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return scan_corpus(corpus_dir)[0]
 
 
-def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """The corpus's files, and (name, reason) of what cannot be indexed: a folder that cannot be read, a
+def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, UnreadableDocument]]]:
+    """The corpus's files, and (name, why) of what cannot be indexed: a folder that cannot be read, a
     file name that is not UTF-8 (no store or log can hold it). A corpus folder that cannot be read is an
     error: taken as empty, it would have every document deleted from the index."""
     corpus_dir = check_corpus_dir(Path(corpus_dir))
@@ -77,7 +77,8 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         if folder == corpus_dir:
             raise type(error)(f"The corpus folder {corpus_dir} cannot be read: {error.strerror}") from None
         name = printable(folder.relative_to(corpus_dir).as_posix())
-        skipped.append((f"{name}/", f"folder cannot be read: {error.strerror}"))
+        skipped.append((f"{name}/", UnreadableDocument(f"folder cannot be read: {error.strerror}",
+                                                         f"dossier illisible : {error.strerror}")))
 
     for folder, subfolders, names in os.walk(corpus_dir, onerror=unreadable_folder):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
@@ -87,7 +88,10 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], list[tuple[str, str]]]:
                 continue
             relative = path.relative_to(corpus_dir).as_posix()
             if printable(relative) != relative:
-                skipped.append((printable(relative), "its name is not valid UTF-8: rename the file"))
+                skipped.append((printable(relative), UnreadableDocument(
+                    "its name is not valid UTF-8: rename the file",
+                    "son nom n'est pas en UTF-8 valide : renommez le fichier",
+                )))
             else:
                 files.append(path)
     return sorted(files), sorted(skipped)
@@ -113,7 +117,7 @@ def read_file(path: Path, max_file_mb: float) -> bytes:
     if size_mb > max_file_mb:
         raise UnreadableDocument(
             f"file is {size_mb:.0f} MB, over the {max_file_mb:g} MB limit",
-            f"le fichier fait {size_mb:.0f} Mo, au-delà de la limite de {max_file_mb:g} Mo",
+            f"le fichier fait {size_mb:.0f} Mo, au-delà de la limite de {french_number(max_file_mb)} Mo",
         )
     return path.read_bytes()
 
@@ -201,7 +205,8 @@ def _is_html_boilerplate(tag) -> bool:
 def too_long(chars: int, max_chars: int) -> UnreadableDocument:
     return UnreadableDocument(
         f"its text is over {max_chars / 1e6:g} million characters (the limit on expanded size)",
-        f"son texte dépasse {max_chars / 1e6:g} millions de caractères (la limite de taille une fois extrait)",
+        f"son texte dépasse {french_number(max_chars / 1e6)} million{'s' if max_chars >= 2e6 else ''} de caractères "
+        "(la limite de taille du texte extrait)",
     )
 
 
@@ -312,13 +317,13 @@ class ParserProcess:
     def extract(self, data: bytes, suffix: str) -> tuple[str | None, str]:
         if suffix.lower() not in ISOLATED_SUFFIXES:
             return extract_text(data, suffix, self.max_chars)
-        late = f"parsing it took over {self.max_seconds:g} s", f"sa lecture a pris plus de {self.max_seconds:g} s"
+        late = f"parsing it took over {self.max_seconds:g} s", f"la lecture du fichier a pris plus de {french_number(self.max_seconds)} s"
         kind, value = self._exchange(self._connection(), self.max_seconds, late, request=(data, suffix, self.max_chars))
         if kind == "memory":
             self.close()  # a fresh worker reads the next file
             raise UnreadableDocument(
                 f"parsing it needs over {self.max_memory_mb} MB of memory",
-                f"sa lecture demande plus de {self.max_memory_mb} Mo de mémoire",
+                f"la lecture du fichier demande plus de {self.max_memory_mb} Mo de mémoire",
             )
         if kind == "unreadable":
             raise UnreadableDocument(value["en"], value["fr"])

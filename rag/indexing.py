@@ -33,6 +33,7 @@ from tqdm import tqdm
 from rag.chunking import split_documents
 from rag.corpus import remove_upload_leftovers
 from rag.documents import ParserProcess, UnreadableDocument, parse_document, read_file, scan_corpus, skip_reason
+from rag.language import french_number
 from rag.settings import Settings
 from rag.store import FileRecords, check_corpus_of_data_dir, get_all
 
@@ -48,11 +49,11 @@ PASSAGE_FORMAT = 2
 @dataclass(frozen=True)
 class SkippedFile:
     source: str
-    reason: str
-    reason_fr: str = ""  # the reason in French, where it has one
+    error: Exception  # why: an UnreadableDocument (in English and French), or a parser's own error
 
-    def reason_in(self, language: str) -> str:
-        return self.reason_fr if language == "fr" and self.reason_fr else self.reason
+    @property
+    def reason(self) -> str:
+        return skip_reason(self.error)
 
 
 def counted(number: int, noun: str) -> str:
@@ -75,12 +76,12 @@ class IndexReport:
 
     def summary(self, language: str = "en") -> str:
         """One line, in English or French (the web app's documents panel speaks its reader's language)."""
-        skipped = ", ".join(f"{s.source} ({s.reason_in(language)})" for s in self.skipped)
+        skipped = ", ".join(f"{s.source} ({skip_reason(s.error, language)})" for s in self.skipped)
         if language == "fr":
             line = (
                 f"documents ajoutés : {self.added}, modifiés : {self.updated}, supprimés : {self.deleted}, "
                 f"inchangés : {self.unchanged} ; passages écrits : {self.passages_written}, retirés : "
-                f"{self.passages_deleted}, en {f'{self.seconds:.1f}'.replace('.', ',')} s"
+                f"{self.passages_deleted} ; durée : {french_number(self.seconds, '.1f')} s"
             )
             line += f" ; ignorés : {len(self.skipped)} — {skipped}" if self.skipped else ""
             nothing = " ; aucun document indexé : le dossier du corpus ne contient aucun .txt, .md, .html, .pdf ou .docx lisible"
@@ -156,7 +157,7 @@ class Indexer:
         """
         files, unreadable = scan_corpus(self.settings.corpus_dir)
         documents, fingerprints, unchanged = [], {}, set()
-        skipped = [SkippedFile(name, reason) for name, reason in unreadable]
+        skipped = [SkippedFile(name, error) for name, error in unreadable]
         for path in files:
             source = path.relative_to(self.settings.corpus_dir).as_posix()
             try:
@@ -168,7 +169,7 @@ class Indexer:
                 documents.append(parse_document(data, path.suffix, source, parser.extract))
                 fingerprints[source] = fingerprint
             except Exception as error:  # noqa: BLE001 - a broken file must not stop the run
-                skipped.append(SkippedFile(source, skip_reason(error), skip_reason(error, "fr")))
+                skipped.append(SkippedFile(source, error.with_traceback(None)))  # not the frames holding the file
         for file in skipped:
             log.warning("Skipped %s: %s", file.source, file.reason)
         return documents, fingerprints, unchanged, skipped

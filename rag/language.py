@@ -28,6 +28,11 @@ class BilingualError(Bilingual, ValueError):
     chat and its ``/chat`` endpoint give it in the question's language, the documents panel in its reader's."""
 
 
+def french_number(value: float, spec: str = "g") -> str:
+    """A number as French writes it: a decimal comma (2,5 Mo, 0,4 s)."""
+    return format(value, spec).replace(".", ",")
+
+
 def in_language(error: BaseException, language: str | None) -> str:
     """An error's message in ``language`` where it has one, else as it is."""
     return error.in_language(language) if isinstance(error, Bilingual) else str(error)

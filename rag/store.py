@@ -62,7 +62,7 @@ def reaching_store(settings: Settings):
         yield
     except httpx.TimeoutException as error:  # no connection or no reply in time: a stuck server, a dropped route
         raise StoreBackendError(
-            f"The Chroma server at {url} did not answer within {settings.chroma_timeout_s:g} s."
+            f"The Chroma server at {url} did not answer within {settings.chroma_timeout_s:g} s (RAG_CHROMA_TIMEOUT_S)."
         ) from error
     except httpx.TransportError as error:
         raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({error}).") from error
@@ -198,7 +198,7 @@ def bounded_http_client(settings: Settings, chroma_settings):
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
             url, reason = chroma_url(settings), shorten(str(error), 200, placeholder=" …")
-            raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason})") from error
+            raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason}).") from error
     client._server._session.timeout = timeout
     return client
 

@@ -268,7 +268,7 @@ def test_a_french_browser_gets_the_documents_panel_in_french(browser, app_url):
     expect(table).to_contain_text("Dernière indexation", timeout=60_000)
     expect(table).to_contain_text("lyon-boston-accord.txt")
     expect(french.locator("#documents-access")).to_have_text(
-        "Ajouter, supprimer et réindexer des documents demande le mot de passe administrateur.")
+        "Le mot de passe administrateur est nécessaire pour ajouter, supprimer ou réindexer des documents.")
 
     french.get_by_label("Mot de passe administrateur").fill(ADMIN_PASSWORD)
     french.get_by_role("button", name="Ajouter au corpus").click()
@@ -281,7 +281,7 @@ def test_a_french_browser_gets_the_documents_panel_in_french(browser, app_url):
     french.get_by_role("button", name="Annuler").click()
     expect(confirmation).to_be_hidden(timeout=60_000)
     french.get_by_role("button", name="Réindexer le corpus").click()
-    expect(report).to_contain_text("Corpus réindexé : documents ajoutés : 0", timeout=60_000)
+    expect(report).to_contain_text("Corpus réindexé — documents ajoutés : 0", timeout=60_000)
     ARTIFACTS.mkdir(exist_ok=True)
     french.screenshot(path=ARTIFACTS / "documents-panel-fr.png", full_page=True)
     french.close()

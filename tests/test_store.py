@@ -1,14 +1,16 @@
 """Reading the whole store works past Chroma's per-query variable limit, page by page; index records follow a
-server's collection, not its address."""
+server's collection, not its address; a collection the server lost is opened again, once."""
 
 from types import SimpleNamespace
 
 import chromadb
+import pytest
+from chromadb.errors import NotFoundError
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.embeddings import Embeddings
 
-from rag import store
+from rag import Chatbot, store
 from rag.settings import Settings
 
 
@@ -51,3 +53,27 @@ def test_records_follow_the_servers_collection_not_its_address(tmp_path):
 
     another_server = store.open_record_manager(settings, SimpleNamespace(collection_id="9c2d"))
     assert another_server.list_keys() == [] and store.FileRecords(another_server).fingerprints() == {}
+
+
+def test_only_the_loss_of_the_bots_own_collection_has_it_opened_again(tmp_path):
+    bot = Chatbot(corpus_dir=tmp_path, data_dir=tmp_path / "data", chroma_host="127.0.0.1")
+    lost = SimpleNamespace(collection_id="3f1c0de2")
+
+    def fail(error):
+        with pytest.raises(store.StoreBackendError), bot._reaching_store():
+            raise error
+
+    for other in [NotFoundError("Tenant default_tenant not found"), NotFoundError("Collection [77aa] does not exist.")]:
+        bot.__dict__.update(store=lost, retriever="its retriever")
+        fail(other)  # not this bot's collection: nothing forgotten
+        assert bot.__dict__["store"] is lost and bot.__dict__["retriever"] == "its retriever"
+
+    bot._index_checked = True
+    fail(NotFoundError("Collection [3f1c0de2] does not exist."))
+    assert "store" not in bot.__dict__ and "retriever" not in bot.__dict__ and not bot._index_checked
+
+    reopened = SimpleNamespace(collection_id="9b2e4471")
+    with pytest.raises(store.StoreBackendError), bot._reaching_store():
+        bot.__dict__["store"] = reopened  # another request opened the collection again meanwhile
+        raise NotFoundError("Collection [3f1c0de2] does not exist.")  # a late failure of the old one
+    assert bot.__dict__["store"] is reopened

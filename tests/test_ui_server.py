@@ -14,6 +14,7 @@ from local_server import free_port
 
 from rag import Answer, Chatbot, Source
 from rag.chatbot import IndexedDocument
+from rag.store import StoreBackendError
 from ui.app import build_app, mark_stopped, serve
 from ui.chat import answer_messages, escape, history_pairs, marked_as_stopped, message_text, respond, unescape
 from ui.documents import Library, PasswordGuard, Requester
@@ -325,9 +326,9 @@ def test_the_documents_panel_speaks_french_to_a_french_browser(panel, tmp_path):
     assert ask.fn(NOTE, FROM_A_FRENCH_BROWSER)[1] == (
         r"Supprimer **press\_note.txt** ? Le fichier sera retiré du dossier du corpus.")
     assert yes.fn(NOTE, "wrong", FROM_A_FRENCH_BROWSER)[0] == (
-        "**Rien n'a été supprimé :** Mot de passe administrateur erroné.")
+        "**Rien n'a été supprimé :** Mot de passe administrateur incorrect.")
     report = yes.fn(NOTE, ADMIN_PASSWORD, FROM_A_FRENCH_BROWSER)[0]
-    assert report.startswith(r"**press\_note.txt** supprimé. Index mis à jour : documents ajoutés : 0, ")
+    assert report.startswith(r"**press\_note.txt** supprimé. Index mis à jour — documents ajoutés : 0, ")
     assert "supprimés : 1" in report and not (library.corpus_dir / NOTE).exists()
 
     existing, empty, unsupported = tmp_path / "lyon-boston-accord.txt", tmp_path / "vide.txt", tmp_path / "x.exe"
@@ -340,9 +341,28 @@ def test_the_documents_panel_speaks_french_to_a_french_browser(panel, tmp_path):
         "- lyon-boston-accord.txt est déjà dans le corpus. Cochez *Remplacer les documents du même nom* pour le "
         "remplacer.",
         r"- **vide.txt** ne peut pas être lu (aucun texte dans le fichier) : non ajouté.",
-        "- 'x.exe' : type de fichier non pris en charge ; acceptés : .docx, .htm, .html, .md, .pdf, .txt.",
+        "- « x.exe » : type de fichier non pris en charge ; acceptés : .docx, .htm, .html, .md, .pdf, .txt.",
     ]
     assert len(not_added) == 3
+
+
+def test_a_change_whose_index_run_fails_says_what_was_done_and_that_the_index_was_not_updated(panel, tmp_path):
+    _, library = panel
+    down = StoreBackendError("The Chroma server at http://127.0.0.1:8000 cannot be reached (Connection refused).")
+    library.bot.index = lambda progress=None: (_ for _ in ()).throw(down)
+    upload = tmp_path / "tram.txt"
+    upload.write_text("Le tramway T10 sera inauguré en mars.", encoding="utf-8")
+
+    report, not_added = library.upload([str(upload)], ADMIN_PASSWORD, False, LOOPBACK)
+    assert report.splitlines() == [
+        "- Added **tram.txt**.",
+        "The index was not updated (The Chroma server at http://127.0.0.1:8000 cannot be reached (Connection "
+        "refused).): re-index the corpus once that is mended.",
+    ]
+    assert not_added == [] and (library.corpus_dir / "tram.txt").is_file()  # not offered again as not added
+    report = library.delete(NOTE, ADMIN_PASSWORD, LOOPBACK, "fr")
+    assert report.startswith(r"**press\_note.txt** supprimé. L'index n'a pas été mis à jour (The Chroma server")
+    assert not (library.corpus_dir / NOTE).exists()
 
 
 def test_document_text_is_shown_as_text():

@@ -95,7 +95,7 @@ class PasswordGuard:
         time.sleep(self.DELAY_S)
         with self._lock:
             self._failures.setdefault(client, []).append(now)
-        raise AccessRefused("Wrong admin password.", "Mot de passe administrateur erroné.")
+        raise AccessRefused("Wrong admin password.", "Mot de passe administrateur incorrect.")
 
 
 class Library:
@@ -120,7 +120,7 @@ class Library:
         elif not requester.local:
             raise AccessRefused(
                 "Changing documents is allowed from this computer only; this server has no admin password.",
-                "Les documents ne peuvent être changés que depuis cet ordinateur : ce serveur n'a pas de mot de "
+                "Les documents ne peuvent être modifiés que depuis cet ordinateur : ce serveur n'a pas de mot de "
                 "passe administrateur.",
             )
 
@@ -129,7 +129,13 @@ class Library:
         return say("reindexed", language, summary=escape(self.bot.index().summary(language)))
 
     def _reindexed(self, language: str) -> str:
-        return say("index_updated", language, summary=escape(self.bot.index().summary(language)))
+        """The index run that follows an upload or a deletion: its outcome, a failure included, since the corpus
+        has changed whatever happens to the index (the report must not say that nothing was added)."""
+        try:
+            return say("index_updated", language, summary=escape(self.bot.index().summary(language)))
+        except Exception as error:  # noqa: BLE001 - told beside what was done
+            log.exception("Index run after a change of the corpus failed")
+            return say("index_failed", language, reason=escape(in_language(error, language)))
 
     def summary(self, documents: list[IndexedDocument] | None = None) -> str:
         """One line on what the corpus holds (``documents``: the store's list, when already read)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from rag.documents import SUPPORTED_SUFFIXES
+from rag.language import LANGUAGES
 
 FILE_TYPES = " ".join(sorted(SUPPORTED_SUFFIXES))
 
@@ -35,18 +36,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "cancel_button": {"en": "Cancel", "fr": "Annuler"},
     "access_password": {
         "en": "Adding, deleting and re-indexing documents need the admin password.",
-        "fr": "Ajouter, supprimer et réindexer des documents demande le mot de passe administrateur.",
+        "fr": "Le mot de passe administrateur est nécessaire pour ajouter, supprimer ou réindexer des documents.",
     },
     "access_local": {
         "en": "Adding, deleting and re-indexing documents are open to this computer only (not through a proxy): "
         "set `RAG_ADMIN_PASSWORD` to allow them from elsewhere.",
-        "fr": "Ajouter, supprimer et réindexer des documents n'est possible que depuis cet ordinateur (pas à travers "
-        "un proxy) : définissez `RAG_ADMIN_PASSWORD` pour le permettre ailleurs.",
+        "fr": "Ajouter, supprimer ou réindexer des documents n'est possible que depuis cet ordinateur (pas à travers "
+        "un proxy) : définissez `RAG_ADMIN_PASSWORD` pour l'autoriser depuis d'autres ordinateurs.",
     },
     # Written on the server: the table's headers, and messages (values in braces are escaped by the caller)
     "columns": {"en": "Document|Title|Language|Passages|Last indexed", "fr": "Document|Titre|Langue|Passages|Dernière indexation"},
-    "reindexed": {"en": "Corpus re-indexed: {summary}.", "fr": "Corpus réindexé : {summary}."},
-    "index_updated": {"en": "Index updated: {summary}.", "fr": "Index mis à jour : {summary}."},
+    "reindexed": {"en": "Corpus re-indexed: {summary}.", "fr": "Corpus réindexé — {summary}."},
+    "index_updated": {"en": "Index updated: {summary}.", "fr": "Index mis à jour — {summary}."},
+    "index_failed": {
+        "en": "The index was not updated ({reason}): re-index the corpus once that is mended.",
+        "fr": "L'index n'a pas été mis à jour ({reason}) : réindexez le corpus une fois le problème réglé.",
+    },
     "choose_files": {"en": "Choose one or more files first.", "fr": "Choisissez d'abord un ou plusieurs fichiers."},
     "unreadable": {
         "en": "- **{name}** cannot be read ({reason}): not added.",
@@ -70,7 +75,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "failed": {"en": "**{not_done}, it failed:** {reason}", "fr": "**{not_done}, l'opération a échoué :** {reason}"},
 }
 
-LANGUAGES = ("en", "fr")
 I18N = gr.I18n(**{language: {key: text[language] for key, text in TEXTS.items()} for language in LANGUAGES})
 
 
@@ -86,8 +90,8 @@ def say(key: str, language: str, **values) -> str:
 
 def reader_language(request: gr.Request | None) -> str:
     """"fr" when the browser's first language is French (``Accept-Language: fr-CA,fr;q=0.9,en;q=0.8``), else
-    "en": the language the browser draws the labels in, which follows its first language too, English for a
-    language the app has no words for."""
+    "en": as the labels, which the browser draws in its first language (``navigator.language``, the first of the
+    list it sends), English for a language the app has no words for."""
     header = request.headers.get("accept-language", "") if request is not None else ""
     first = header.split(",")[0].split(";")[0].strip().lower()
     return "fr" if first.split("-")[0] == "fr" else "en"
