@@ -347,7 +347,7 @@ def test_the_documents_panel_speaks_french_to_a_french_browser(panel, tmp_path):
 
 
 def test_a_change_whose_index_run_fails_says_what_was_done_and_that_the_index_was_not_updated(panel, tmp_path):
-    _, library = panel
+    events, library = panel
     down = StoreBackendError("The Chroma server at http://127.0.0.1:8000 cannot be reached (Connection refused).")
     library.bot.index = lambda progress=None: (_ for _ in ()).throw(down)
     upload = tmp_path / "tram.txt"
@@ -363,6 +363,10 @@ def test_a_change_whose_index_run_fails_says_what_was_done_and_that_the_index_wa
     report = library.delete(NOTE, ADMIN_PASSWORD, LOOPBACK, "fr")
     assert report.startswith(r"**press\_note.txt** supprimé. L'index n'a pas été mis à jour (The Chroma server")
     assert not (library.corpus_dir / NOTE).exists()
+    (reindex,) = events["reindex"]
+    assert reindex.fn(ADMIN_PASSWORD, FROM_A_FRENCH_BROWSER)[0] == (
+        "**Corpus non réindexé, l'opération a échoué :** The Chroma server at http://127.0.0.1:8000 cannot be "
+        "reached (Connection refused).")  # the backend's own line, not a type name
 
 
 def test_document_text_is_shown_as_text():

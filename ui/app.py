@@ -37,7 +37,8 @@ CHAT_MODEL_QUEUE = "chat-model"
 
 
 def build_app(library: Library) -> gr.Blocks:
-    """The Gradio app: a chat with the library's bot, and its documents panel."""
+    """The Gradio app: a chat with the library's bot, and its documents panel. Its labels are drawn in the
+    browser's language once launched with ``i18n=ui.texts.I18N``, as ``serve`` does (else they show as keys)."""
     bot = library.bot
 
     def answer(message: str, history: list[dict]):

@@ -169,10 +169,14 @@ def question_language(question) -> str | None:
 
 def failure_text(error: Exception, question: str) -> str:
     """What went wrong, in the question's language, in one short line."""
-    # A backend's own message names it (the chat model or the Chroma server) and its URL.
+    return FAILURES[question_language(question) or "en"].format(error=failure_reason(error))
+
+
+def failure_reason(error: Exception) -> str:
+    """An unexpected error in one short line: a backend's own message names it (the chat model or the Chroma
+    server) and its URL; any other error is named by its type."""
     reason = str(error) if isinstance(error, (ChatBackendError, StoreBackendError)) else f"{type(error).__name__}: {error}."
-    reason = " ".join(reason.split())[:300]
-    return FAILURES[question_language(question) or "en"].format(error=reason)
+    return " ".join(reason.split())[:300]
 
 
 def answer_as_dict(answer: Answer) -> dict:

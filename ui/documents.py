@@ -19,7 +19,7 @@ from rag.corpus import delete_document, save_document
 from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, read_file, skip_reason
 from rag.indexing import counted
 from rag.language import Bilingual, in_language
-from ui.chat import escape
+from ui.chat import escape, failure_reason
 from ui.texts import label, reader_language, say
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,8 @@ class Library:
             return say("index_updated", language, summary=escape(self.bot.index().summary(language)))
         except Exception as error:  # noqa: BLE001 - told beside what was done
             log.exception("Index run after a change of the corpus failed")
-            return say("index_failed", language, reason=escape(in_language(error, language)))
+            reason = in_language(error, language) if isinstance(error, Bilingual) else failure_reason(error)
+            return say("index_failed", language, reason=escape(reason))
 
     def summary(self, documents: list[IndexedDocument] | None = None) -> str:
         """One line on what the corpus holds (``documents``: the store's list, when already read)."""
@@ -257,7 +258,7 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
             message = say("refused", language, not_done=not_done, reason=escape(in_language(error, language)))
         except Exception as error:  # noqa: BLE001 - shown in the panel, not as a trace
             log.exception("Documents panel action failed")
-            message = say("failed", language, not_done=not_done, reason=escape(f"{type(error).__name__}: {error}"))
+            message = say("failed", language, not_done=not_done, reason=escape(failure_reason(error)))
         return refreshed(message, language, chosen_source)
 
     # Each change is authorised on the server, for the request that asks for it (gr.Request is injected).
