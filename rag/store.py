@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from textwrap import shorten
@@ -61,9 +63,7 @@ def reaching_store(settings: Settings):
     try:
         yield
     except httpx.TimeoutException as error:  # no connection or no reply in time: a stuck server, a dropped route
-        raise StoreBackendError(
-            f"The Chroma server at {url} did not answer within {settings.chroma_timeout_s:g} s (RAG_CHROMA_TIMEOUT_S)."
-        ) from error
+        raise no_answer(settings) from error
     except httpx.TransportError as error:
         raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({error}).") from error
     except ChromaError as error:
@@ -76,6 +76,13 @@ def reaching_store(settings: Settings):
         raise StoreBackendError(
             f"The Chroma server at {url} answered {status.status_code} {status.reason_phrase}{reply}"
         ) from error
+
+
+def no_answer(settings: Settings) -> StoreBackendError:
+    return StoreBackendError(
+        f"The Chroma server at {chroma_url(settings)} did not answer within {settings.chroma_timeout_s:g} s "
+        "(RAG_CHROMA_TIMEOUT_S)."
+    )
 
 
 class StoreInUseError(RuntimeError):
@@ -183,23 +190,34 @@ def open_vector_store(settings: Settings, embeddings: Embeddings) -> Chroma:
 def bounded_http_client(settings: Settings, chroma_settings):
     """A client of the Chroma server that waits ``chroma_timeout_s`` at most for each reply.
 
-    chromadb's waits for ever (its httpx session is made with no timeout, and no setting changes that), so a
-    server that accepts a connection and never answers would hang an answer or an index run without a word.
-    The session's timeout is set once the client is made; the requests made while making it come right after
-    a heartbeat that is bounded.
+    chromadb's waits for ever (its httpx session has no timeout, and no setting changes that), so a server that
+    takes a connection and never answers would hang an answer or an index run without a word. Making the client
+    sends requests too (identity, tenant, database): it is made in a thread waited for that long, then its
+    session gets the timeout.
     """
     import chromadb
     import httpx
 
-    timeout = httpx.Timeout(settings.chroma_timeout_s)
-    with reaching_store(settings):
-        httpx.get(f"{chroma_url(settings)}/api/v2/heartbeat", timeout=timeout)  # any reply will do: see below
+    made: Future = Future()
+
+    def make() -> None:
         try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            made.set_result(chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                                settings=chroma_settings))
+        except BaseException as error:  # raised again by the caller
+            made.set_exception(error)
+
+    # A daemon thread, not an executor's: one left waiting on a silent server must not hold the process at exit.
+    threading.Thread(target=make, name="chroma-client", daemon=True).start()
+    with reaching_store(settings):
+        try:
+            client = made.result(timeout=settings.chroma_timeout_s)
+        except TimeoutError:
+            raise no_answer(settings) from None
         except ValueError as error:  # chromadb's words for a server down, or the reply of one that is not Chroma
             url, reason = chroma_url(settings), shorten(str(error), 200, placeholder=" …")
             raise StoreBackendError(f"The Chroma server at {url} cannot be reached ({reason}).") from error
-    client._server._session.timeout = timeout
+    client._server._session.timeout = httpx.Timeout(settings.chroma_timeout_s)
     return client
 
 

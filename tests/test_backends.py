@@ -142,6 +142,40 @@ def silent_server(port):
         yield
 
 
+class AnswersOnlyItsHeartbeat(BaseHTTPRequestHandler):
+    """A Chroma server that answers its heartbeat and nothing else (stuck behind a lock, say)."""
+
+    released = threading.Event()
+
+    def do_GET(self):
+        if not self.path.endswith("/heartbeat"):
+            self.released.wait(120)
+            return
+        body = b'{"nanosecond heartbeat": 1}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def heartbeat_only(port):
+    server = ThreadingHTTPServer(("127.0.0.1", port), AnswersOnlyItsHeartbeat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        AnswersOnlyItsHeartbeat.released.set()
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.timeout(120)  # without a bound, the request would wait for ever
 def test_a_chroma_server_that_never_answers_is_named_once_the_timeout_is_over(corpus, tmp_path):
     port = free_port()
@@ -152,13 +186,14 @@ def test_a_chroma_server_that_never_answers_is_named_once_the_timeout_is_over(co
     with chroma_server(tmp_path / "chroma", port, tmp_path / "chroma.log"):
         bot.index()
 
-    with silent_server(port):
-        for stuck in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
-            started = time.monotonic()
-            late = f"^The Chroma server at {url} did not answer within 1 s \\(RAG_CHROMA_TIMEOUT_S\\).$"
-            with pytest.raises(StoreBackendError, match=late):
-                stuck.retrieve(QUESTION)
-            assert time.monotonic() - started < 10
+    late = f"^The Chroma server at {url} did not answer within 1 s \\(RAG_CHROMA_TIMEOUT_S\\).$"
+    for unresponsive in (silent_server, heartbeat_only):
+        with unresponsive(port):
+            for stuck in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
+                started = time.monotonic()
+                with pytest.raises(StoreBackendError, match=late):
+                    stuck.retrieve(QUESTION)
+                assert time.monotonic() - started < 10
 
 
 def test_a_chat_server_that_refuses_or_stops_is_named_and_the_bot_recovers(corpus, tmp_path):
