@@ -84,32 +84,41 @@ def test_a_chroma_server_that_stops_is_named_and_the_bot_recovers_when_it_is_bac
         assert bot.index().unchanged == 1
 
 
-class BadGateway(BaseHTTPRequestHandler):
-    """A reverse proxy whose Chroma server is gone: a 502 error page in HTML for every request."""
+class StubHandler(BaseHTTPRequestHandler):
+    """What answers in a Chroma server's place, quiet in the tests' output."""
 
-    def reply(self):
-        page = b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n"
-        self.send_response(502)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
+    def send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(page)
-
-    do_GET = do_POST = do_PUT = do_DELETE = reply
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
 
 
 @contextmanager
-def bad_gateway(port):
-    server = ThreadingHTTPServer(("127.0.0.1", port), BadGateway)
+def stub_server(port, handler: type[StubHandler]):
+    """``handler`` serving on ``port``; a request it holds is let go when the server closes."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.closing = threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield
     finally:
+        server.closing.set()
         server.shutdown()
         server.server_close()
+
+
+class BadGateway(StubHandler):
+    """A reverse proxy whose Chroma server is gone: a 502 error page in HTML for every request."""
+
+    def reply(self):
+        self.send(502, "text/html", b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n")
+
+    do_GET = do_POST = do_PUT = do_DELETE = reply
 
 
 def test_a_chroma_server_that_lost_the_collection_or_a_proxy_error_page_is_named_in_one_line(corpus, tmp_path):
@@ -127,7 +136,7 @@ def test_a_chroma_server_that_lost_the_collection_or_a_proxy_error_page_is_named
         assert any("Walsh" in source.text for source in bot.retrieve(QUESTION))
         assert bot.index().unchanged == 1 and [d.passages > 0 for d in bot.documents()] == [True]
 
-    with bad_gateway(port):
+    with stub_server(port, BadGateway):
         for server_behind_a_proxy in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
             with pytest.raises(StoreBackendError, match=f"The Chroma server at {url}") as raised:
                 server_behind_a_proxy.retrieve(QUESTION)
@@ -142,38 +151,16 @@ def silent_server(port):
         yield
 
 
-class AnswersOnlyItsHeartbeat(BaseHTTPRequestHandler):
+class AnswersOnlyItsHeartbeat(StubHandler):
     """A Chroma server that answers its heartbeat and nothing else (stuck behind a lock, say)."""
 
-    released = threading.Event()
-
     def do_GET(self):
-        if not self.path.endswith("/heartbeat"):
-            self.released.wait(120)
-            return
-        body = b'{"nanosecond heartbeat": 1}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if self.path.endswith("/heartbeat"):
+            self.send(200, "application/json", b'{"nanosecond heartbeat": 1}')
+        else:
+            self.server.closing.wait(120)
 
     do_POST = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
-def heartbeat_only(port):
-    server = ThreadingHTTPServer(("127.0.0.1", port), AnswersOnlyItsHeartbeat)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield
-    finally:
-        AnswersOnlyItsHeartbeat.released.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.timeout(120)  # without a bound, the request would wait for ever
@@ -187,7 +174,7 @@ def test_a_chroma_server_that_never_answers_is_named_once_the_timeout_is_over(co
         bot.index()
 
     late = f"^The Chroma server at {url} did not answer within 1 s \\(RAG_CHROMA_TIMEOUT_S\\).$"
-    for unresponsive in (silent_server, heartbeat_only):
+    for unresponsive in (silent_server, lambda port: stub_server(port, AnswersOnlyItsHeartbeat)):
         with unresponsive(port):
             for stuck in [bot, Chatbot(**settings)]:  # asked again, or opened afresh
                 started = time.monotonic()

@@ -20,7 +20,7 @@ from rag.documents import SUPPORTED_SUFFIXES, ParserProcess, parse_document, rea
 from rag.indexing import counted
 from rag.language import Bilingual, in_language
 from ui.chat import escape, failure_reason
-from ui.texts import label, reader_language, say
+from ui.texts import column_headers, label, reader_language, say
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
         report = gr.Markdown(elem_id="documents-report")
         reindex_button = gr.Button(label("reindex_button"), size="md", scale=0, min_width=200)
     table = gr.Dataframe(
-        headers=say("columns", "en").split("|"),
+        headers=column_headers("en"),
         datatype=["str", "str", "str", "number", "str"],
         interactive=False,
         max_height=320,
@@ -245,7 +245,7 @@ def documents_tab(app: gr.Blocks, library: Library, summary: gr.Markdown) -> Non
         sources = [d.source for d in documents]
         chosen_now = chosen_source if chosen_source in sources else None  # kept after a refusal, to try again
         dropdown = gr.Dropdown(choices=sources, value=chosen_now)
-        rows = gr.Dataframe(value=library.rows(documents), headers=say("columns", language).split("|"))
+        rows = gr.Dataframe(value=library.rows(documents), headers=column_headers(language))
         return message, rows, dropdown, library.summary(documents)
 
     def run(not_done: str, language: str, action, *args, chosen_source: str | None = None):

@@ -88,6 +88,11 @@ def say(key: str, language: str, **values) -> str:
     return TEXTS[key]["fr" if language == "fr" else "en"].format(**values)
 
 
+def column_headers(language: str) -> list[str]:
+    """The documents table's headers in ``language``."""
+    return say("columns", language).split("|")
+
+
 def reader_language(request: gr.Request | None) -> str:
     """"fr" when the browser's first language is French (``Accept-Language: fr-CA,fr;q=0.9,en;q=0.8``), else
     "en": as the labels, which the browser draws in its first language (``navigator.language``, the first of the
